@@ -1,0 +1,273 @@
+"""The URL model: parse a link exactly as a browser would, then describe its host.
+
+Why not ``urllib.parse``: the browser, not Python, decides where a click goes, and the two
+disagree on precisely the inputs attackers use. ``urlsplit("https://paypal.com\\@evil.example")``
+reports host ``paypal.com\\`` while a browser (WHATWG URL Standard, §4.4 "basic URL parser")
+treats ``\\`` as ``/`` and lands on ``paypal.com``; ``urllib`` keeps tabs and newlines a browser
+drops, does not read ``http://0x7f.1/`` as 127.0.0.1, and does not apply UTS #46 mapping to
+hosts. So parsing is done by ada-url (the WHATWG implementation inside Node.js, which passes the
+web-platform-tests URL suite), and this module only adds what a link checker needs on top:
+
+* the host in both forms: ASCII (what goes into links, RFC 5891 A-labels) and Unicode (what the
+  lookalike checks compare, decoded with ``idna``, UTS #46);
+* the trailing root dot dropped (``paypal.com.`` resolves to the same name as ``paypal.com``);
+* the registrable domain ("eTLD+1") from tldextract with its bundled Public Suffix List — private
+  suffixes on, so ``alice.github.io`` is its own site — and never a fetch at run time;
+* a typed :class:`UrlError` instead of an exception for input that is too long or unparsable.
+
+Everything here is pure: no network, no clock, no environment.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from dataclasses import dataclass
+
+import ada_url
+import idna
+import tldextract
+
+# Longer input is refused before parsing: no mail client produces such links and the parser's
+# work should stay bounded (HTTP servers commonly cap request lines at 8 KiB too).
+MAX_URL_BYTES = 8 * 1024
+
+# Schemes that run code or read local data when clicked (WHATWG "special" rules do not apply).
+DANGEROUS_SCHEMES = frozenset({"javascript", "data", "vbscript", "file"})
+HTTP_SCHEMES = frozenset({"http", "https"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class HostKind(enum.StrEnum):
+    DOMAIN = "domain"
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+    OPAQUE = "opaque"  # host of a non-special scheme, kept as written
+    NONE = "none"  # no host at all (javascript:, data:, mailto: …)
+
+
+@dataclass(frozen=True, slots=True)
+class UrlError:
+    """Why an input is not a URL a browser would follow. A value, not an exception."""
+
+    code: str  # "url.empty" | "url.too_long" | "url.unparsable"
+    message: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedUrl:
+    """A URL as a browser sees it, with the host facts the checks need."""
+
+    raw: str
+    href: str  # WHATWG serialisation, ASCII host: where the click really goes
+    scheme: str  # lower case, no colon
+    username: str
+    password: str
+    host: str  # ASCII form, lower case, no trailing dot; IPv6 without brackets; "" if none
+    host_unicode: str  # Unicode form of ``host`` (equal to it for ASCII names and IPs)
+    host_kind: HostKind
+    port: int | None  # explicit non-default port only, as WHATWG drops default ports
+    path: str
+    query: str  # without "?"
+    fragment: str  # without "#"
+    registrable_domain: str  # ASCII eTLD+1, "" for IPs, bare suffixes and single labels
+    registrable_domain_unicode: str
+    subdomain: str  # ASCII labels left of the registrable domain ("" if none)
+    suffix: str  # public suffix, ASCII ("" if the host has none)
+    suffix_is_private: bool  # suffix from the PSL private section (github.io, web.app …)
+
+    @property
+    def is_http(self) -> bool:
+        return self.scheme in HTTP_SCHEMES
+
+    @property
+    def is_dangerous_scheme(self) -> bool:
+        return self.scheme in DANGEROUS_SCHEMES
+
+    @property
+    def has_userinfo(self) -> bool:
+        return bool(self.username or self.password)
+
+    @property
+    def domain_label(self) -> str:
+        """The label that was registered: ``paypal`` in ``www.paypal.co.uk`` (ASCII)."""
+        if not self.registrable_domain:
+            return ""
+        return self.registrable_domain[: -len(self.suffix) - 1] if self.suffix else ""
+
+    @property
+    def domain_label_unicode(self) -> str:
+        if not self.registrable_domain_unicode:
+            return ""
+        return self.registrable_domain_unicode.split(".", 1)[0]
+
+    @property
+    def subdomain_labels(self) -> tuple[str, ...]:
+        return tuple(self.subdomain.split(".")) if self.subdomain else ()
+
+    @property
+    def path_and_query(self) -> str:
+        return self.path + ("?" + self.query if self.query else "")
+
+
+# One extractor for the process. ``suffix_list_urls=()`` plus ``cache_dir=None`` means the
+# snapshot bundled with tldextract is the only source: no fetch, no cache files, ever.
+_EXTRACTOR = tldextract.TLDExtract(
+    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DomainParts:
+    subdomain: str
+    registrable_domain: str
+    suffix: str
+    is_private: bool
+
+
+@functools.lru_cache(maxsize=65536)
+def split_domain(host: str) -> DomainParts:
+    """Split an ASCII host name into subdomain, registrable domain and public suffix."""
+    ext = _EXTRACTOR(host)
+    if ext.domain and ext.suffix:
+        return DomainParts(ext.subdomain, f"{ext.domain}.{ext.suffix}", ext.suffix, ext.is_private)
+    if ext.is_private and ext.suffix == host:
+        # The platform's own name (``github.io``): a private suffix is also a site of its owner.
+        return DomainParts("", host, host, True)
+    # A bare ICANN suffix (``co.uk``) or a name with no known suffix (``intranet``): there is
+    # no registrable domain to speak of.
+    return DomainParts(ext.subdomain, "", ext.suffix, ext.is_private)
+
+
+@functools.lru_cache(maxsize=65536)
+def host_to_unicode(host: str) -> str:
+    """Unicode form of an ASCII host, label by label (UTS #46 via ``idna``).
+
+    A label that claims to be an A-label (``xn--``) but does not decode stays as written: the
+    caller sees an ASCII form it can flag, never an exception.
+    """
+    if "xn--" not in host:
+        return host
+    labels = []
+    for label in host.split("."):
+        if label.startswith("xn--"):
+            try:
+                labels.append(idna.decode(label, uts46=True))
+            except (idna.IDNAError, UnicodeError, ValueError):
+                labels.append(label)
+        else:
+            labels.append(label)
+    return ".".join(labels)
+
+
+def host_to_ascii(host: str) -> str | None:
+    """ASCII form of a Unicode host as a browser computes it (WHATWG domain-to-ASCII)."""
+    try:
+        parsed = ada_url.URL(f"http://{host}/")
+    except ValueError:
+        return None
+    return str(parsed.hostname)
+
+
+_HOST_KINDS = {0: HostKind.DOMAIN, 1: HostKind.IPV4, 2: HostKind.IPV6}
+
+
+def parse_url(raw: str) -> ParsedUrl | UrlError:
+    """Parse ``raw`` as a browser would. Never raises; returns :class:`UrlError` instead."""
+    if len(raw) > MAX_URL_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_URL_BYTES:
+        return UrlError("url.too_long", f"longer than {MAX_URL_BYTES} bytes", raw[:200])
+    # WHATWG: leading/trailing C0 controls and spaces are stripped, ASCII tab and newline
+    # removed anywhere. ada does the same; doing it here first lets "empty" be told apart.
+    if not raw.strip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12"
+                     "\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "):
+        return UrlError("url.empty", "no URL given", raw)
+    if "\x00" in raw.strip("\x00"):
+        # A NUL inside a URL is never produced by a mail client; ada's C string boundary
+        # could otherwise see a different string from the one we report.
+        return UrlError("url.unparsable", "contains a NUL character", raw[:200])
+    try:
+        parsed = ada_url.parse_url(raw)
+    except (ValueError, UnicodeError) as exc:
+        return UrlError("url.unparsable", _describe_failure(raw, exc), raw[:200])
+    return _describe(raw, parsed)
+
+
+def _describe_failure(raw: str, exc: Exception) -> str:
+    del exc  # ada only says "invalid URL"; explain the common cases ourselves
+    if ":" not in raw:
+        return "no scheme (a link needs one, such as https:)"
+    return "not a URL a browser would follow (invalid host, port or characters)"
+
+
+def _describe(raw: str, parsed: dict[str, object]) -> ParsedUrl:
+    scheme = str(parsed["protocol"]).rstrip(":")
+    hostname = str(parsed["hostname"])
+    host_kind = _HOST_KINDS.get(int(parsed["host_type"]), HostKind.DOMAIN)  # type: ignore[call-overload]
+    if not hostname:
+        host_kind = HostKind.NONE
+    elif scheme not in _SPECIAL_SCHEMES:
+        host_kind = HostKind.OPAQUE if host_kind is HostKind.DOMAIN else host_kind
+    host = hostname
+    if host_kind is HostKind.IPV6:
+        host = host.strip("[]")
+    if host_kind in (HostKind.DOMAIN, HostKind.OPAQUE):
+        host = host.rstrip(".").lower()
+    host_unicode = host_to_unicode(host) if host_kind is HostKind.DOMAIN else host
+    if host_kind is HostKind.DOMAIN and host:
+        parts = split_domain(host)
+    else:
+        parts = DomainParts("", "", "", False)
+    port_text = str(parsed["port"])
+    return ParsedUrl(
+        raw=raw,
+        href=str(parsed["href"]),
+        scheme=scheme,
+        username=str(parsed["username"]),
+        password=str(parsed["password"]),
+        host=host,
+        host_unicode=host_unicode,
+        host_kind=host_kind,
+        port=int(port_text) if port_text else None,
+        path=str(parsed["pathname"]),
+        query=str(parsed["search"])[1:],
+        fragment=str(parsed["hash"])[1:],
+        registrable_domain=parts.registrable_domain,
+        registrable_domain_unicode=host_to_unicode(parts.registrable_domain),
+        subdomain=parts.subdomain,
+        suffix=parts.suffix,
+        suffix_is_private=parts.is_private,
+    )
+
+
+# WHATWG "special" schemes: their hosts are domains (IDNA-processed); others are opaque.
+_SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
+
+# Text that a person reads as a web address although it has no scheme ("www.paypal.com",
+# "paypal.com/login"). Mail clients turn such text into links, so display texts use it.
+_SCHEMELESS_HINT = ("www.",)
+
+
+def parse_link_text(text: str) -> ParsedUrl | None:
+    """Read a link's display text as the address a person believes it is, if it looks like one.
+
+    Returns None when the text is not address-like (plain words, an e-mail address, a phrase).
+    """
+    candidate = text.strip().strip("<>\"'()[]").strip()
+    if not candidate or len(candidate) > 2048 or any(c.isspace() for c in candidate):
+        return None
+    lowered = candidate.lower()
+    if "://" in lowered:
+        result = parse_url(candidate)
+        return result if isinstance(result, ParsedUrl) and result.is_http else None
+    if "@" in candidate.split("/", 1)[0]:
+        return None  # an e-mail address, not a web address
+    head = candidate.split("/", 1)[0].rstrip(".")
+    if "." not in head and not lowered.startswith(_SCHEMELESS_HINT):
+        return None
+    result = parse_url("http://" + candidate)
+    if not isinstance(result, ParsedUrl) or result.host_kind is not HostKind.DOMAIN:
+        return result if isinstance(result, ParsedUrl) and result.host_kind in (
+            HostKind.IPV4, HostKind.IPV6) else None
+    # Only text whose last label is a known public suffix reads as an address ("v2.0" does not).
+    return result if result.suffix and result.registrable_domain else None
