@@ -1,0 +1,60 @@
+"""Composition root: settings → files and adapters → the engine's inputs.
+
+The only module that reads ``Settings``. Everything it builds is passed down as plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from linkguard.adapters.catalog_files import load_catalog, load_confusables, read_text
+from linkguard.core.catalog import Catalog, own_brand
+from linkguard.core.checks import Check, default_checks
+from linkguard.core.engine import evaluate
+from linkguard.core.listfile import ListFileError, Problem
+from linkguard.core.model import OFFLINE, Decision, Facts, LinkContext
+from linkguard.core.policy import Policy, PolicyError
+from linkguard.core.url import ParsedUrl
+from linkguard.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Judge:
+    """Everything needed to judge a URL, built once per process."""
+
+    catalog: Catalog
+    checks: list[Check]
+    policy: Policy
+
+    def judge(self, url: str | ParsedUrl, *, context: LinkContext | None = None,
+              facts: Facts = OFFLINE, now: datetime | None = None) -> Decision:
+        return evaluate(url, checks=self.checks, policy=self.policy,
+                        now=now or datetime.now(UTC), context=context, facts=facts)
+
+
+def load_policy(path: Path | None) -> Policy:
+    if path is None:
+        return Policy()
+    text = read_text(path)
+    try:
+        config: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ListFileError([Problem(str(path), 1, f"not valid YAML: {exc}")]) from None
+    try:
+        return Policy.from_config(config if isinstance(config, dict) else None)
+    except PolicyError as exc:
+        raise ListFileError([Problem(str(path), 1, str(exc))]) from None
+
+
+def build_judge(settings: Settings | None = None) -> Judge:
+    settings = settings or Settings()
+    own = own_brand(settings.org_domains, settings.org_name)
+    catalog = load_catalog(settings.shipped_lists_dir, list_files=settings.list_files,
+                           brand_files=settings.brand_files, own=own)
+    checks = default_checks(catalog, load_confusables(), frozenset(settings.disabled_checks))
+    return Judge(catalog, checks, load_policy(settings.policy_file))

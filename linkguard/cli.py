@@ -1,0 +1,131 @@
+"""The ``linkguard`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from linkguard.core.listfile import ListFileError
+from linkguard.core.model import Decision, LinkContext
+from linkguard.core.reasons import REASONS
+
+if TYPE_CHECKING:
+    from linkguard.bootstrap import Judge
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="linkguard: rewrite links in mail and judge them at click time.")
+lists_app = typer.Typer(no_args_is_help=True, help="Admin allow/block lists.")
+app.add_typer(lists_app, name="lists")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"linkguard: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _judge() -> Judge:
+    from linkguard.bootstrap import build_judge
+
+    try:
+        return build_judge()
+    except ListFileError as exc:
+        raise _fail(f"cannot load lists:\n{exc}") from None
+
+
+@app.command()
+def check(
+    urls: Annotated[list[str], typer.Argument(help="URLs to judge; '-' reads one per line "
+                                                   "from standard input.")],
+    text: Annotated[str | None, typer.Option("--text", help="The link's display text.")] = None,
+    recipient: Annotated[str | None, typer.Option(help="The recipient the link was sent to.")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Consult nothing outside this "
+                                                            "process (no domain age).")] = False,
+) -> None:
+    """Judge URLs: verdict (allow, warn, confirm, block), score and reasons.
+
+    Exit status is 0 whatever the verdicts; a malformed URL is a result, not an error.
+    """
+    del offline  # no outside facts are consulted yet: every run is offline
+    judge = _judge()
+    context = LinkContext(display_text=text, recipient=recipient)
+    now = datetime.now(UTC)
+    out = sys.stdout
+    for url in _inputs(urls):
+        decision = judge.judge(url, context=context, now=now)
+        line = _json_line(url, decision) if as_json else _table_line(url, decision)
+        out.write(line + "\n")
+        if not as_json or urls == ["-"]:
+            out.flush()
+
+
+def _inputs(urls: Iterable[str]) -> Iterator[str]:
+    for url in urls:
+        if url == "-":
+            for line in sys.stdin:
+                stripped = line.rstrip("\r\n")
+                if stripped.strip():
+                    yield stripped
+        else:
+            yield url
+
+
+def _json_line(url: str, decision: Decision) -> str:
+    body = decision.as_dict()
+    body["url"] = url
+    if decision.url is not None and decision.url.href != url:
+        body["normalized"] = decision.url.href
+    return json.dumps(body, ensure_ascii=False)
+
+
+def _table_line(url: str, decision: Decision) -> str:
+    codes = ", ".join(r.code for r in decision.reasons[:4]) or "-"
+    return f"{decision.verdict!s:<8} {decision.score:>5.1f}  {url}  [{codes}]"
+
+
+@app.command()
+def reasons() -> None:
+    """Print the reason-code vocabulary (stable codes and what they mean)."""
+    for code, message in REASONS.items():
+        typer.echo(f"{code:<28} {message}")
+
+
+@lists_app.command("validate")
+def lists_validate(files: Annotated[list[Path], typer.Argument(help="List files (YAML).")]) -> None:
+    """Check list files; print problems as file:line: message and exit 1 if there are any."""
+    from linkguard.adapters.catalog_files import load_list_entries
+
+    try:
+        entries = load_list_entries(files)
+    except ListFileError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"ok: {len(entries)} entries in {len(files)} file(s)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Run the gateway. (Until the gateway lands this only validates the configuration.)"""
+    judge = _judge()
+    typer.echo(f"linkguard: configuration ok ({len(judge.checks)} checks, "
+               f"{len(judge.catalog.brands)} protected brands). The click gateway is not part "
+               f"of this release yet; nothing listens on {host}:{port}.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,128 @@
+"""What the address says: lure words in the site name and path, brand names on foreign sites,
+the shapes of phishing-kit pages, and e-mail addresses carried in the link.
+
+Each signal here is weak alone (legitimate mail links to ``/login`` all the time); together they
+describe how phishing URLs are built — a credential page (``/secure/login.php``) on a site that
+is not the brand it names, personalised with the victim's address (``#alice@example.com``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from urllib.parse import unquote
+
+from linkguard.core.brands import BrandIndex
+from linkguard.core.model import Facts, LinkContext, Signal
+from linkguard.core.url import HostKind, ParsedUrl
+
+_WORD = re.compile(r"[a-z]+")
+_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", re.IGNORECASE)
+_HOST_IN_PATH = re.compile(r"(?:^|[/?=&.])((?:[a-z0-9-]+\.)+(?:com|net|org|co\.uk|com\.au|de|fr|"
+                           r"it|es|ca|jp|io|gov|edu))(?=[/?&#:]|$)", re.IGNORECASE)
+# A page script named for signing in or verifying, as kits name them (login.php,
+# verify.html, signin.aspx); ``cmd=login_submit`` and ``$hash`` placeholders are kit tells.
+_KIT_PAGE = re.compile(
+    r"/(?:log-?in|sign-?in|logon|verif\w*|auth\w*|secure\w*|account\w*|update\w*|confirm\w*|"
+    r"webscr|validat\w*|unlock\w*|recover\w*|billing\w*|payment\w*|index\d*)\.(?:php|html?|aspx?)"
+    r"(?:$|[?#])", re.IGNORECASE)
+_KIT_QUERY = re.compile(r"cmd=login_submit|session(?:id)?=\$|securessl=|[?&]email=[^&]*@",
+                        re.IGNORECASE)
+# Compromised CMS installs are the most common phishing host after free platforms: a page
+# (not an image or a document) served from a CMS's internal directories.
+_CMS_INTERNALS = re.compile(r"/(?:wp-(?:content|includes|admin)|wp-includes|administrator|"
+                            r"cgi-bin|\.well-known)/", re.IGNORECASE)
+_STATIC_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|svg|ico|css|js|pdf|docx?|xlsx?|pptx?|zip|"
+                          r"mp[34]|woff2?|ttf)$", re.IGNORECASE)
+
+# Path words that mean "give us your credentials or payment details".
+PATH_LURES = frozenset({
+    "login", "signin", "logon", "verify", "verification", "validate", "account", "accounts",
+    "secure", "security", "update", "confirm", "webscr", "auth", "authenticate", "password",
+    "unlock", "suspended", "billing", "recovery", "restore", "wallet", "banking", "credential",
+    "credentials", "authorize", "session", "customer", "invoice", "payment", "payee",
+})
+
+
+class ContentCheck:
+    name = "content"
+
+    def __init__(self, brands: BrandIndex, lure_words: frozenset[str]) -> None:
+        self.brands = brands
+        # Host words are matched inside concatenated labels, so only words long enough not to
+        # occur by chance inside ordinary names count.
+        self.host_words = frozenset(w for w in lure_words if len(w) >= 5)
+        self.path_words = PATH_LURES | frozenset(w for w in lure_words if len(w) >= 6)
+
+    def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
+            now: datetime) -> Iterator[Signal]:
+        if not url.is_http:
+            return
+        owner = self.brands.owner_of(url.registrable_domain) if url.registrable_domain else None
+        if url.host_kind is HostKind.DOMAIN and owner is None:
+            yield from self._host_words(url)
+        path = unquote(url.path_and_query).lower()
+        words = set(_WORD.findall(path))
+        lures = sorted(words & self.path_words)
+        if lures:
+            yield Signal("path.lure", {"words": ",".join(lures[:5])},
+                         min(1.0, 0.5 * len(lures)))
+        if owner is None:
+            yield from self._brand_in_path(url, path, words)
+        yield from self._kit(url, path)
+        email = _EMAIL.search(unquote(url.fragment)) or _EMAIL.search(unquote(url.query))
+        if email:
+            where = "fragment" if url.fragment and email.group(0) in unquote(url.fragment) \
+                else "query"
+            yield Signal("url.embedded_email", {"where": where},
+                         1.0 if where == "fragment" else 0.5)
+
+    def _host_words(self, url: ParsedUrl) -> Iterator[Signal]:
+        text = url.host_unicode if url.subdomain else url.registrable_domain_unicode
+        name = text[: -len(url.suffix) - 1] if url.suffix and text.endswith(url.suffix) else text
+        found = _words_inside(name.lower(), self.host_words)
+        if len(found) >= 2:
+            yield Signal("domain.lure_words", {"words": ",".join(found[:5])},
+                         min(1.0, 0.35 * len(found)))
+
+    def _brand_in_path(self, url: ParsedUrl, path: str, words: set[str]) -> Iterator[Signal]:
+        for match in _HOST_IN_PATH.finditer(path):
+            host = match.group(1).lower()
+            for candidate in (host, host.split(".", 1)[-1]):
+                brand = self.brands.owner_of(candidate)
+                if brand is not None and brand is not self.brands.owner_of(
+                        url.registrable_domain):
+                    yield Signal("path.brand", {"brand": brand.name, "seen": host}, 1.0)
+                    return
+        for word in sorted(words):
+            if len(word) >= 5:
+                hit = self.brands.exact(word)
+                if hit is not None:
+                    yield Signal("path.brand", {"brand": hit.brand.name, "seen": word}, 0.7)
+                    return
+
+    def _kit(self, url: ParsedUrl, path: str) -> Iterator[Signal]:
+        shapes = []
+        if _KIT_PAGE.search(url.path.lower() + ("?" if url.query else "")):
+            shapes.append("credential-page")
+        if _KIT_QUERY.search(path):
+            shapes.append("kit-parameters")
+        if _CMS_INTERNALS.search(url.path) and not _STATIC_FILE.search(url.path):
+            shapes.append("cms-internals")
+        if shapes:
+            yield Signal("path.kit", {"shapes": ",".join(shapes)}, min(1.0, 0.6 * len(shapes)))
+
+
+def _words_inside(text: str, words: frozenset[str]) -> list[str]:
+    """Distinct words of ``words`` found inside ``text``, longest first, not overlapping."""
+    taken = [False] * len(text)
+    found: list[str] = []
+    for size in range(min(len(text), 16), 4, -1):
+        for start in range(len(text) - size + 1):
+            piece = text[start:start + size]
+            if piece in words and not any(taken[start:start + size]):
+                found.append(piece)
+                for k in range(start, start + size):
+                    taken[k] = True
+    return found

@@ -1,0 +1,245 @@
+"""Lookalikes of protected brands and of the organisation's own domains.
+
+What is compared is the *registered* label (``paypa1`` in ``www.paypa1.co.uk``) and, separately,
+the labels in front of it and the userinfo, because that is what a person reads. Kinds, in the
+order they are tried (the first that fits wins for a given string):
+
+* homoglyph — same UTS #39 skeleton, different characters (``pаypal``, ``paypa1``,
+  ``rnicrosoft``); an internationalised label near a brand also counts as one;
+* typo — one edit (dnstwist's omission, insertion, repetition, replacement, transposition,
+  bitsquatting, vowel swap, hyphenation, plural, TLD swap), bounded by token length;
+* combo — the brand plus other words (``paypal-secure-login``, ``appleidverify``);
+* brand_subdomain — the brand or its domain in front of an unrelated registrable domain
+  (``paypal.com.account-verify.xyz``) or in the userinfo (``https://paypal.com@evil.example``).
+
+A brand's own domains and all their subdomains are never flagged, and a brand token inside an
+ordinary word (``applebees``, ``pineapple``) is not a combosquat unless the rest of the label is
+made of words phishing uses.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from datetime import datetime
+from functools import lru_cache
+
+from linkguard.core.brands import BrandIndex, TokenHit, typo_strength
+from linkguard.core.model import Facts, LinkContext, Signal
+from linkguard.core.url import HostKind, ParsedUrl, host_to_unicode
+
+_SEGMENT_SPLIT = re.compile(r"[-_0-9]+")
+
+# Words that glue a brand to a lure without being lures themselves ("my-paypal-id-online").
+GLUE_WORDS = frozenset({
+    "my", "the", "id", "app", "apps", "web", "www", "online", "official", "team", "us", "uk",
+    "en", "int", "inc", "co", "mobile", "center", "centre", "portal", "page", "site", "net",
+    "com", "org", "info", "a", "e", "i", "go", "get", "new", "now", "to", "and", "of", "for",
+    "your", "in", "on", "at", "is", "it", "de", "fr", "es", "ca", "au", "jp", "cn", "ru", "br",
+    "intl", "global", "world", "group", "hq", "corp", "ltd", "llc", "plc", "sa", "ag", "gmbh",
+})
+
+# Scripts a single label may legitimately mix (UTS #39 §5.2 "Highly Restrictive"): Latin with
+# the scripts of Japanese, Chinese and Korean writing.
+_ALLOWED_SCRIPT_SETS = (
+    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+    frozenset({"LATIN", "CJK", "HANGUL"}),
+)
+
+
+@lru_cache(maxsize=4096)
+def _script(ch: str) -> str:
+    if ch.isascii():
+        return "LATIN" if ch.isalpha() else "COMMON"
+    name = unicodedata.name(ch, "")
+    if not name or not ch.isalpha():
+        return "COMMON"
+    first = name.split(" ", 1)[0]
+    return "CJK" if first in ("CJK", "IDEOGRAPHIC") else first
+
+
+def scripts_of(label: str) -> frozenset[str]:
+    return frozenset(s for s in map(_script, label) if s != "COMMON")
+
+
+class LookalikeCheck:
+    name = "lookalike"
+
+    def __init__(self, brands: BrandIndex, lure_words: frozenset[str]) -> None:
+        self.brands = brands
+        self.words = lure_words | GLUE_WORDS
+        self.max_word = max((len(w) for w in self.words), default=0)
+
+    def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
+            now: datetime) -> Iterator[Signal]:
+        if url.host_kind is not HostKind.DOMAIN:
+            if url.has_userinfo:
+                yield from self._userinfo(url)
+            return
+        if self.brands.owner_of(url.registrable_domain) is not None:
+            return  # a brand's own domain, or any subdomain of it
+        label = url.domain_label_unicode
+        if label:
+            yield from self._idn(label, url)
+            signal = self._registered_label(label, url)
+            if signal is not None:
+                yield signal
+        yield from self._in_front(url)
+        if url.has_userinfo:
+            yield from self._userinfo(url)
+
+    # --- the registered label -------------------------------------------------------------
+
+    def _registered_label(self, label: str, url: ParsedUrl) -> Signal | None:
+        is_idn = not label.isascii()
+        plain = label.replace("-", "")
+        evidence: dict[str, str | int | float | bool] = {
+            "domain": url.registrable_domain_unicode or url.registrable_domain}
+        hit = self.brands.exact(plain)
+        if hit is not None and not is_idn:
+            # The brand's very name on a domain it does not own: another TLD, or hyphenated.
+            kind = "hyphenation" if "-" in label else "tld-swap"
+            return _signal("lookalike.typo", hit, evidence, kind, typo_strength(hit.token))
+        hit = self.brands.homoglyph(plain)
+        if hit is not None:
+            return _signal("lookalike.homoglyph", hit, evidence, "skeleton", 1.0)
+        skeleton = self.brands.confusables.skeleton(plain)
+        hit = self.brands.typo(plain) or (self.brands.typo(skeleton) if skeleton != plain
+                                          else None)
+        if hit is not None:
+            if is_idn or skeleton != plain:
+                return _signal("lookalike.homoglyph", hit, evidence, f"skeleton+{hit.kind}", 1.0)
+            return _signal("lookalike.typo", hit, evidence, hit.kind, typo_strength(hit.token))
+        return self._combo(label, evidence)
+
+    def _combo(self, label: str, evidence: dict[str, str | int | float | bool]) -> Signal | None:
+        segments = [s for s in _SEGMENT_SPLIT.split(label) if s]
+        if not segments:
+            return None
+        sk_segments = [self.brands.confusables.skeleton(s) for s in segments]
+        best: Signal | None = None
+        for i, (seg, sk) in enumerate(zip(segments, sk_segments, strict=True)):
+            others = [s for j, s in enumerate(sk_segments) if j != i]
+            hit = self._segment_hit(seg, sk)
+            if hit is not None:
+                if len(segments) == 1:
+                    continue  # the whole label: handled as typo/homoglyph above
+                lure = all(self._is_words(o) for o in others)
+                strength = 1.0 if lure else (0.6 if len(hit.token) >= 4 else 0.4)
+                best = _stronger(best, _signal("lookalike.combo", hit, evidence,
+                                               "delimited" + ("+lure" if lure else ""),
+                                               strength))
+                continue
+            for position, token in self.brands.find_inside(sk):
+                left, right = sk[:position], sk[position + len(token):]
+                hit = TokenHit(token, self.brands.tokens[token], "inside")
+                rest_ok = (not left or self._is_words(left)) and (
+                    not right or self._is_words(right))
+                others_ok = all(self._is_words(o) for o in others)
+                if rest_ok and others_ok:
+                    best = _stronger(best, _signal("lookalike.combo", hit, evidence,
+                                                   "inside+lure", 1.0))
+                elif rest_ok or len(token) >= 7:
+                    best = _stronger(best, _signal("lookalike.combo", hit, evidence, "inside",
+                                                   0.4))
+        return best
+
+    def _segment_hit(self, seg: str, skeleton: str) -> TokenHit | None:
+        hit = self.brands.exact(seg) or self.brands.homoglyph(seg)
+        if hit is None and len(seg) >= 5:
+            hit = self.brands.typo(skeleton)
+        return hit
+
+    def _is_words(self, text: str) -> bool:
+        """``text`` splits entirely into lure and glue words (dynamic programming)."""
+        n = len(text)
+        if n == 0 or n > 60:
+            return n == 0
+        reachable = [True] + [False] * n
+        for end in range(1, n + 1):
+            for start in range(max(0, end - self.max_word), end):
+                if reachable[start] and text[start:end] in self.words:
+                    reachable[end] = True
+                    break
+        return reachable[n]
+
+    # --- labels in front of the registered domain, and userinfo ---------------------------
+
+    def _in_front(self, url: ParsedUrl) -> Iterator[Signal]:
+        labels = url.subdomain_labels
+        if not labels:
+            return
+        unicode_labels = host_to_unicode(url.subdomain).split(".")
+        evidence: dict[str, str | int | float | bool] = {
+            "domain": url.registrable_domain_unicode or url.registrable_domain,
+            "host": url.host_unicode}
+        # A brand's full domain inside the host: ``paypal.com.account-verify.xyz``.
+        host_labels = [*labels, *url.registrable_domain.split(".")]
+        for start in range(len(labels)):
+            for end in range(start + 2, min(start + 4, len(host_labels)) + 1):
+                candidate = ".".join(host_labels[start:end])
+                brand = self.brands.domain_labels.get(candidate)
+                if brand is not None and end <= len(labels) + 1:
+                    token = brand.tokens[0] if brand.tokens else candidate
+                    yield _signal("lookalike.brand_subdomain",
+                                  TokenHit(token, brand, "domain"), evidence, "brand-domain", 1.0)
+                    return
+        # dnstwist's "subdomain" fuzzer: the brand split by a dot (``pay.pal.com``).
+        joined = "".join([*unicode_labels, url.domain_label_unicode])
+        hit = self.brands.exact(joined) or self.brands.homoglyph(joined)
+        if hit is not None and len(hit.token) >= 5:
+            yield _signal("lookalike.typo", hit, evidence, "subdomain-split", 1.0)
+            return
+        for label in unicode_labels:
+            segments = [s for s in _SEGMENT_SPLIT.split(label) if s]
+            for seg in segments:
+                hit = self.brands.exact(seg) or self.brands.homoglyph(seg)
+                if hit is None:
+                    continue
+                if len(hit.token) <= 3 and len(segments) > 1:
+                    continue  # "ups-" in a long label is too weak a reading
+                yield _signal("lookalike.brand_subdomain", hit, evidence,
+                              "brand-label", 1.0 if len(hit.token) >= 4 else 0.7)
+                return
+
+    def _userinfo(self, url: ParsedUrl) -> Iterator[Signal]:
+        text = (url.username + " " + url.password).lower()
+        for piece in re.split(r"[^a-z0-9-]+", text):
+            for seg in (s for s in _SEGMENT_SPLIT.split(piece) if s):
+                hit = self.brands.exact(seg) or self.brands.homoglyph(seg)
+                if hit is not None:
+                    yield _signal("lookalike.brand_subdomain", hit,
+                                  {"userinfo": text.strip()[:100], "host": url.host},
+                                  "userinfo", 1.0)
+                    return
+
+    # --- internationalised labels ---------------------------------------------------------
+
+    def _idn(self, label: str, url: ParsedUrl) -> Iterator[Signal]:
+        if label.isascii():
+            if label.startswith("xn--"):
+                yield Signal("idn.invalid", {"label": label})
+            return
+        scripts = scripts_of(label)
+        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _ALLOWED_SCRIPT_SETS):
+            yield Signal("idn.mixed_script", {"label": label, "scripts": ",".join(sorted(scripts))})
+        elif scripts and "LATIN" not in scripts:
+            skeleton = self.brands.confusables.skeleton(label)
+            if skeleton.replace("-", "").isascii() and skeleton != label and (
+                    url.suffix.isascii()):
+                # Whole-script confusable (UTS #39 §4): every letter looks Latin, under an
+                # ASCII TLD — "аррӏе.com" written entirely in Cyrillic.
+                yield Signal("idn.mixed_script", {"label": label, "looks_like": skeleton,
+                                                  "scripts": ",".join(sorted(scripts))})
+
+
+def _signal(code: str, hit: TokenHit, evidence: dict[str, str | int | float | bool],
+            kind: str, strength: float) -> Signal:
+    return Signal(code, {**evidence, "brand": hit.brand.name, "imitates": hit.token,
+                         "kind": kind}, strength)
+
+
+def _stronger(a: Signal | None, b: Signal) -> Signal:
+    return b if a is None or b.strength > a.strength else a

@@ -1,0 +1,136 @@
+"""How the URL is built: scheme, host form, userinfo, port, nesting, TLD, hosting platform."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+
+from linkguard.core.catalog import Platform
+from linkguard.core.model import Facts, LinkContext, Signal
+from linkguard.core.url import HostKind, ParsedUrl
+
+# Beyond this many labels left of the registrable domain a host is unusual in mail links;
+# phishing uses deep chains to push the real domain off-screen on phones
+# (``secure.login.paypal.com.account.example.xyz``).
+DEEP_SUBDOMAIN_LABELS = 4
+MANY_HYPHENS = 3
+_DOMAINISH = re.compile(r"[a-z0-9-]+\.[a-z]{2,}", re.IGNORECASE)
+
+
+class PlatformIndex:
+    """Hosting platforms by host; most-specific match wins (host, then parent domains)."""
+
+    def __init__(self, platforms: Sequence[Platform]) -> None:
+        self.by_host: dict[str, list[Platform]] = {}
+        for platform in platforms:
+            self.by_host.setdefault(platform.host, []).append(platform)
+
+    def find(self, url: ParsedUrl) -> tuple[Platform, bool] | None:
+        """(platform, user content?) — content is the user's when it sits below the platform's
+        own name: a subdomain of it, or a path under a listed prefix."""
+        name = url.host
+        while name:
+            for platform in self.by_host.get(name, ()):
+                prefix = platform.path_prefix
+                if prefix:
+                    if url.path.startswith(prefix) and len(url.path) > len(prefix):
+                        return platform, True
+                    continue
+                return platform, name != url.host or _is_suffix_root(url)
+            _, dot, rest = name.partition(".")
+            name = rest if dot else ""
+        return None
+
+
+def _is_suffix_root(url: ParsedUrl) -> bool:
+    # ``alice.github.io``: the platform name is a public suffix, so the user's site is the
+    # registrable domain itself; the platform's own page is the bare suffix.
+    return url.suffix_is_private and url.registrable_domain != url.suffix
+
+
+class StructureCheck:
+    name = "structure"
+
+    def __init__(self, *, platforms: PlatformIndex, shorteners: frozenset[str],
+                 suspicious_tlds: Mapping[str, str]) -> None:
+        self.platforms = platforms
+        self.shorteners = shorteners
+        self.suspicious_tlds = suspicious_tlds
+
+    def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
+            now: datetime) -> Iterator[Signal]:
+        if url.is_dangerous_scheme:
+            yield Signal("scheme.dangerous", {"scheme": url.scheme})
+            return
+        if not url.is_http:
+            yield Signal("scheme.other", {"scheme": url.scheme})
+            return
+        if url.scheme == "http":
+            yield Signal("scheme.plain_http", {"scheme": "http"})
+        if url.has_userinfo:
+            userinfo = url.username + (":" + url.password if url.password else "")
+            if _DOMAINISH.search(userinfo):
+                yield Signal("url.userinfo_domain", {"userinfo": userinfo[:100],
+                                                     "real_host": url.host})
+            else:
+                yield Signal("url.userinfo", {"userinfo": userinfo[:100], "real_host": url.host})
+        if url.host_kind in (HostKind.IPV4, HostKind.IPV6):
+            yield Signal("host.ip_literal", {"host": url.host, "range": _ip_range(url.host)})
+        if url.port is not None:
+            yield Signal("host.port", {"port": url.port})
+        labels = url.subdomain_labels
+        if len(labels) >= DEEP_SUBDOMAIN_LABELS:
+            yield Signal("host.deep_subdomain", {"labels": len(labels)},
+                         min(1.0, 0.6 + 0.1 * (len(labels) - DEEP_SUBDOMAIN_LABELS)))
+        label = url.domain_label_unicode  # "xn--" hyphens are not the author's
+        if label.count("-") >= MANY_HYPHENS:
+            yield Signal("host.many_hyphens", {"label": label})
+        tld = url.host.rsplit(".", 1)[-1] if url.host_kind is HostKind.DOMAIN else ""
+        tier = self.suspicious_tlds.get(tld)
+        if tier:
+            yield Signal("tld.suspicious", {"tld": tld, "tier": tier},
+                         1.0 if tier == "high" else 0.6)
+        if url.host in self.shorteners and url.path.strip("/"):
+            yield Signal("redirect.shortener", {"shortener": url.host})
+        found = self.platforms.find(url)
+        if found and found[1]:
+            platform, _ = found
+            yield Signal("hosting.free", {"platform": platform.match, "kind": platform.kind},
+                         HOSTING_STRENGTH.get(platform.kind, 0.8))
+
+
+# How much of the hosting weight each kind of platform carries. Anonymous publishing with no
+# account checks (tunnels, IPFS gateways, free web hosts, form builders) is where phishing
+# pages live (APWG and Interisle phishing landscape reports); file-sharing and blogs also carry
+# much legitimate mail traffic.
+HOSTING_STRENGTH: dict[str, float] = {
+    "tunnel": 1.0,
+    "ipfs_gateway": 1.0,
+    "web_hosting": 1.0,
+    "page_builder": 1.0,
+    "site_builder": 1.0,
+    "forms": 1.0,
+    "dev_hosting": 0.9,
+    "object_storage": 0.9,
+    "url_preview": 0.9,
+    "file_sharing": 0.6,
+    "blog": 0.6,
+}
+
+
+def _ip_range(host: str) -> str:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "unknown"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_private:
+        return "private"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_multicast or address.is_reserved or address.is_unspecified:
+        return "reserved"
+    return "public"

@@ -1,0 +1,79 @@
+"""UTS #39 skeletons: the string two visually confusable strings both reduce to.
+
+Unicode Technical Standard #39 §4 defines ``skeleton(X)``: NFD, replace every character by its
+prototype from ``confusables.txt``, NFD again. Two strings are confusable when their skeletons
+are equal. The data file ships with the package (``linkguard/data/unicode/confusables.txt``,
+version in its header); ``parse_confusables`` reads any newer release in the same format.
+
+Two additions for host names, both applied to every string compared: combining marks are
+dropped (an accent does not stop ``pàypal`` reading as ``paypal``), and UTS #39 deliberately
+leaves out a few ASCII pairs that fool people in a lower-case host name
+(``vv``/``w``, ``cl``/``d``): ``ASCII_LOOKALIKES`` adds them, applied to both sides after the
+skeleton, so the relation stays symmetric.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+ASCII_LOOKALIKES: tuple[tuple[str, str], ...] = (("vv", "w"), ("cl", "d"))
+
+_VERSION = re.compile(r"^#\s*Version:\s*(\S+)", re.MULTILINE)
+
+
+class ConfusablesError(ValueError):
+    """The confusables data file is not in the UTS #39 format."""
+
+
+class Confusables:
+    """The prototype table of one ``confusables.txt`` release."""
+
+    __slots__ = ("_ascii", "prototypes", "version")
+
+    def __init__(self, version: str, prototypes: Mapping[str, str]) -> None:
+        self.version = version
+        self.prototypes = dict(prototypes)
+        # ASCII fast path: most hosts are ASCII, and str.translate beats a per-char loop.
+        self._ascii = str.maketrans({ch: p for ch, p in self.prototypes.items() if ch.isascii()})
+
+    def skeleton(self, text: str) -> str:
+        """UTS #39 skeleton of ``text``, folded to lower case for host-name comparison."""
+        if text.isascii():
+            mapped = text.translate(self._ascii)
+        else:
+            decomposed = unicodedata.normalize("NFD", text)
+            mapped = "".join(self.prototypes.get(ch, ch) for ch in decomposed)
+            # Beyond UTS #39: drop combining marks. In a host name "pàypal" and "paypal"
+            # read the same to a person (the skeleton keeps accents apart on purpose).
+            mapped = "".join(ch for ch in unicodedata.normalize("NFD", mapped)
+                             if not unicodedata.combining(ch))
+        folded = mapped.lower()
+        for seq, proto in ASCII_LOOKALIKES:
+            if seq in folded:
+                folded = folded.replace(seq, proto)
+        return folded
+
+
+def parse_confusables(text: str) -> Confusables:
+    """Read ``confusables.txt`` (UTS #39 §4 data format: ``source ; target ; type # comment``)."""
+    version_match = _VERSION.search(text[:2000])
+    prototypes: dict[str, str] = {}
+    for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        body = line.split("#", 1)[0].strip()
+        if not body:
+            continue
+        fields = [f.strip() for f in body.split(";")]
+        if len(fields) < 2:
+            raise ConfusablesError(f"line {number}: expected 'source ; target ; type'")
+        try:
+            source = "".join(chr(int(cp, 16)) for cp in fields[0].split())
+            target = "".join(chr(int(cp, 16)) for cp in fields[1].split())
+        except ValueError as exc:
+            raise ConfusablesError(f"line {number}: bad code point ({exc})") from None
+        if len(source) == 1:
+            prototypes[source] = target
+    if not prototypes:
+        raise ConfusablesError("no mappings found")
+    return Confusables(version_match.group(1) if version_match else "unknown", prototypes)

@@ -1,0 +1,37 @@
+"""The verdict engine: ``evaluate(url, context, facts, checks, policy) -> Decision``.
+
+Pure: the catalog was parsed into checks beforehand, facts (domain age, feed hits) were gathered
+by the caller, and ``now`` is passed in. The same call serves the click path, the verdict API and
+the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from linkguard.core.checks.base import Check
+from linkguard.core.model import OFFLINE, Decision, Facts, LinkContext, Reason, Signal
+from linkguard.core.policy import Policy
+from linkguard.core.reasons import message_for
+from linkguard.core.url import ParsedUrl, UrlError, parse_url
+
+
+def evaluate(url: str | ParsedUrl, *, checks: Sequence[Check], policy: Policy, now: datetime,
+             context: LinkContext | None = None, facts: Facts = OFFLINE) -> Decision:
+    parsed = parse_url(url) if isinstance(url, str) else url
+    if isinstance(parsed, UrlError):
+        return invalid(parsed, policy)
+    ctx = context or LinkContext()
+    signals: list[Signal] = []
+    for check in checks:
+        signals.extend(check.run(parsed, ctx, facts, now))
+    verdict, score, reasons = policy.decide(signals)
+    return Decision(verdict, score, reasons, parsed)
+
+
+def invalid(error: UrlError, policy: Policy) -> Decision:
+    signal = Signal("url.invalid", {"error": error.code, "detail": error.message})
+    score = policy.score_of(signal)
+    reason = Reason("url.invalid", message_for("url.invalid"), signal.evidence)
+    return Decision(policy.verdict_for(score), score, (reason,), None)

@@ -1,0 +1,154 @@
+"""Policy: signals in, verdict out. Every weight and threshold lives here or in config.
+
+Like rspamd's score files: a signal's score is ``weight × strength``, the scores add up, and the
+total is compared with three thresholds. Two rules sit above the sum (DESIGN.md "Checks emit
+signals; policy decides"):
+
+1. an admin block entry blocks, whatever else was seen;
+2. an admin allow entry allows — except that a reputation-feed hit still warns (and is logged),
+   because a feed naming an allowlisted domain usually means that domain was compromised.
+
+Defaults (``DEFAULT_WEIGHTS``) give: dangerous scheme, homoglyph lookalike of a protected brand
+→ block; typo/combo/brand-in-subdomain lookalikes, userinfo tricks → confirm; milder signals,
+alone or together → warn; nothing → allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from linkguard.core.model import Reason, Signal, Verdict
+from linkguard.core.reasons import REASONS, message_for
+
+DEFAULT_THRESHOLDS: dict[str, float] = {"warn": 4.0, "confirm": 8.0, "block": 15.0}
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "list.block": 0.0,  # decided by precedence, not by score
+    "list.allow": 0.0,
+    "url.invalid": 15.0,  # nothing a browser could open: nothing to let through
+    "scheme.dangerous": 15.0,
+    "scheme.other": 4.0,
+    "scheme.plain_http": 1.0,
+    "url.userinfo": 5.0,
+    "url.userinfo_domain": 8.0,
+    "url.embedded_email": 3.0,
+    "host.ip_literal": 5.0,
+    "host.port": 2.0,
+    "host.deep_subdomain": 2.5,
+    "host.many_hyphens": 2.0,
+    "host.random_label": 2.0,
+    "tld.suspicious": 3.0,
+    "hosting.free": 4.0,
+    "redirect.shortener": 4.0,
+    "redirect.chain": 0.5,
+    "path.lure": 1.5,
+    "path.brand": 3.0,
+    "path.kit": 3.0,
+    "domain.lure_words": 3.0,
+    "lookalike.homoglyph": 15.0,
+    "lookalike.typo": 8.0,
+    "lookalike.combo": 8.0,
+    "lookalike.brand_subdomain": 8.0,
+    "idn.mixed_script": 5.0,
+    "idn.invalid": 4.0,
+    "mismatch.display_text": 6.0,
+    "domain.young": 6.0,
+    "domain.unregistered": 8.0,
+    # Posture when the age lookup failed: 0 is fail-open (the default: a lookup outage must not
+    # warn on every click); raise it towards the warn threshold to fail closed.
+    "domain.age_unknown": 0.0,
+    "reputation.feed": 15.0,
+}
+
+
+class PolicyError(ValueError):
+    """Policy configuration that cannot be used (unknown code, bad number, bad order)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    # The verdict a feed hit on an allowlisted address gets (DESIGN: "still warns").
+    allowlisted_feed_verdict: Verdict = Verdict.WARN
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> Policy:
+        """Defaults, overridden by ``{"weights": {code: n}, "thresholds": {name: n}}``."""
+        if not config:
+            return cls()
+        unknown = set(config) - {"weights", "thresholds", "allowlisted_feed_verdict"}
+        if unknown:
+            raise PolicyError(f"unknown policy keys: {', '.join(sorted(unknown))}")
+        weights = dict(DEFAULT_WEIGHTS)
+        for code, value in dict(config.get("weights") or {}).items():
+            if code not in REASONS:
+                raise PolicyError(f"unknown reason code {code!r} in policy weights")
+            weights[code] = _number(f"weight of {code}", value)
+        thresholds = dict(DEFAULT_THRESHOLDS)
+        for name, value in dict(config.get("thresholds") or {}).items():
+            if name not in thresholds:
+                raise PolicyError(f"unknown threshold {name!r} (warn, confirm, block)")
+            thresholds[name] = _number(f"threshold {name}", value)
+        if not 0 < thresholds["warn"] <= thresholds["confirm"] <= thresholds["block"]:
+            raise PolicyError("thresholds must satisfy 0 < warn <= confirm <= block")
+        policy = cls(weights, thresholds)
+        if "allowlisted_feed_verdict" in config:
+            try:
+                verdict = Verdict.parse(str(config["allowlisted_feed_verdict"]))
+            except ValueError as exc:
+                raise PolicyError(str(exc)) from None
+            policy = replace(policy, allowlisted_feed_verdict=verdict)
+        return policy
+
+    def score_of(self, signal: Signal) -> float:
+        return self.weights.get(signal.code, 0.0) * max(0.0, min(1.0, signal.strength))
+
+    def verdict_for(self, score: float) -> Verdict:
+        if score >= self.thresholds["block"]:
+            return Verdict.BLOCK
+        if score >= self.thresholds["confirm"]:
+            return Verdict.CONFIRM
+        if score >= self.thresholds["warn"]:
+            return Verdict.WARN
+        return Verdict.ALLOW
+
+    def decide(self, signals: Iterable[Signal]) -> tuple[Verdict, float, tuple[Reason, ...]]:
+        """Apply precedence, then the sum. Reasons come strongest first."""
+        collected = _dedupe(signals)
+        codes = {s.code for s in collected}
+        scored = sorted(collected, key=lambda s: (-self.score_of(s), s.code))
+        reasons = tuple(Reason(s.code, message_for(s.code), s.evidence) for s in scored)
+        score = round(sum(self.score_of(s) for s in collected), 2)
+        if "list.block" in codes:
+            return Verdict.BLOCK, max(score, self.thresholds["block"]), _first(
+                reasons, "list.block")
+        if "list.allow" in codes:
+            if "reputation.feed" in codes:
+                return self.allowlisted_feed_verdict, score, _first(reasons, "list.allow")
+            return Verdict.ALLOW, 0.0, _first(reasons, "list.allow")
+        return self.verdict_for(score), score, reasons
+
+
+def _dedupe(signals: Iterable[Signal]) -> list[Signal]:
+    """One signal per code: the strongest. Two checks seeing one thing must not count twice."""
+    best: dict[str, Signal] = {}
+    for signal in signals:
+        current = best.get(signal.code)
+        if current is None or signal.strength > current.strength:
+            best[signal.code] = signal
+    return list(best.values())
+
+
+def _first(reasons: tuple[Reason, ...], code: str) -> tuple[Reason, ...]:
+    return tuple(sorted(reasons, key=lambda r: r.code != code))
+
+
+def _number(what: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PolicyError(f"{what} must be a number, not {value!r}")
+    if value < 0:
+        raise PolicyError(f"{what} must not be negative")
+    return float(value)

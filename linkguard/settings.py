@@ -1,0 +1,43 @@
+"""One settings object, read from ``LINKGUARD_*`` environment variables (and ``.env``).
+
+Only ``bootstrap`` reads it; everything else receives plain values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_REPO_LISTS = Path(__file__).resolve().parent.parent / "allowlists"
+_PACKAGED_LISTS = Path(__file__).resolve().parent / "data" / "allowlists"
+
+
+def default_shipped_lists_dir() -> Path:
+    """The shipped lists: the repository's ``allowlists/`` in a checkout, else the packaged copy."""
+    return _REPO_LISTS if _REPO_LISTS.is_dir() else _PACKAGED_LISTS
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINKGUARD_", env_file=".env", extra="ignore")
+
+    shipped_lists_dir: Path = Field(default_factory=default_shipped_lists_dir)
+    # Admin allow/block list files (YAML, the allowlists/README.md format), comma separated.
+    list_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # Extra brand files in the brands.yaml format.
+    brand_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # The organisation's own registrable domains, protected against lookalikes like a brand.
+    org_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    org_name: str = "our organisation"
+    # YAML with {"weights": {code: n}, "thresholds": {"warn": n, "confirm": n, "block": n}}.
+    policy_file: Path | None = None
+    disabled_checks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("list_files", "brand_files", "org_domains", "disabled_checks", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
