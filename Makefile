@@ -29,7 +29,7 @@ unit: $(STAMP)
 test: lint types unit
 
 eval: $(STAMP)
-	$(BIN)/linkguard eval
+	$(BIN)/python bench/eval.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/verdict.py

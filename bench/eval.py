@@ -52,7 +52,7 @@ TARGETS = {
 
 
 def dnstwist_sets(judge: Judge) -> dict[str, list[str]]:
-    import dnstwist  # a dev dependency: only the evaluation needs it
+    import dnstwist  # noqa: PLC0415  # a dev dependency: only the evaluation needs it
 
     sets: dict[str, list[str]] = defaultdict(list)
     skip = {"tld-swap", "dictionary", "various", "*original"}

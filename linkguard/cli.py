@@ -91,10 +91,27 @@ def _table_line(url: str, decision: Decision) -> str:
 
 
 @app.command()
-def reasons() -> None:
+def reasons(
+    markdown: Annotated[bool, typer.Option("--markdown", help="As docs/reasons.md.")] = False,
+) -> None:
     """Print the reason-code vocabulary (stable codes and what they mean)."""
+    from linkguard.core.policy import DEFAULT_THRESHOLDS, DEFAULT_WEIGHTS
+
+    if not markdown:
+        for code, message in REASONS.items():
+            typer.echo(f"{code:<28} {message}")
+        return
+    t = DEFAULT_THRESHOLDS
+    typer.echo(
+        "# Reason codes\n\n"
+        "Every verdict carries reasons `{code, message, evidence}`. The codes below are a stable\n"
+        "vocabulary: a released code keeps its meaning; new codes may be added. `linkguard\n"
+        "reasons` prints the same table (`--markdown` writes this file). The default weight is\n"
+        "what one full-strength signal adds to the score (thresholds: warn "
+        f"{t['warn']:g}, confirm {t['confirm']:g},\nblock {t['block']:g}; see "
+        "`linkguard/core/policy.py`).\n\n| code | default weight | meaning |\n|---|---:|---|")
     for code, message in REASONS.items():
-        typer.echo(f"{code:<28} {message}")
+        typer.echo(f"| `{code}` | {DEFAULT_WEIGHTS[code]:g} | {message} |")
 
 
 @lists_app.command("validate")

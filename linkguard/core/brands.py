@@ -12,8 +12,9 @@ Three lookups, each a dict access per candidate string, never a scan over brands
 * **3-character prefixes** of tokens, to find a token inside a longer label (combosquats)
   with one lookup per position.
 
-Short tokens get fewer kinds of typo (see ``typo_allowed``): every three-letter string is
-one edit away from hundreds of real names, and a four-letter one from dozens.
+Short tokens get fewer kinds of typo and weaker verdicts (see ``typo_strength``): every
+three-letter string is one edit away from hundreds of real names, a four-letter one from
+dozens.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def _keyboard_neighbours() -> dict[str, frozenset[str]]:
 
 
 KEYBOARD_NEAR = _keyboard_neighbours()
+# Registered labels looked at per brand: the first domains are the brand's main names; the
+# long tail (country variants, CDNs) adds index size, not protection.
+_LABELS_PER_BRAND = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class TokenHit:
     brand: Brand
     kind: str  # exact | homoglyph | omission | insertion | repetition | replacement |
     #            transposition | bitsquatting | vowel-swap | keyboard
+    strength: float = 1.0
 
 
 def typo_kind(seen: str, token: str) -> str | None:
@@ -83,35 +88,33 @@ def typo_kind(seen: str, token: str) -> str | None:
     return None
 
 
-def typo_allowed(kind: str, token: str, seen: str) -> bool:
-    """The length-aware bound: which edits of a short token still read as that brand."""
+# Edits that keep a word's shape: a doubled or swapped letter, a neighbouring key, one flipped
+# bit, one vowel for another. People misread these even in short names.
+SHAPE_KEEPING = frozenset({"repetition", "transposition", "keyboard", "bitsquatting",
+                           "vowel-swap"})
+
+
+def typo_strength(kind: str, token: str) -> float:
+    """The length-aware bound: how strongly one edit of ``token`` still reads as that brand.
+
+    0 means "not a lookalike at all". Every three-letter string is one edit from hundreds of
+    real names, a four-letter one from dozens, so short tokens get fewer kinds of edit and
+    weaker verdicts (policy multiplies the typo weight by this).
+    """
     n = len(token)
     if n <= 3:
-        return False
+        return 0.0
     if n == 4:
-        # Four letters: only edits that keep the word's shape — a doubled or transposed
-        # letter, or a neighbouring key / single bit in place of one letter.
-        return kind in ("repetition", "transposition", "keyboard", "bitsquatting", "vowel-swap")
+        return 0.6 if kind in SHAPE_KEEPING else 0.0
     if n == 5:
-        if kind == "insertion":
-            # An inserted letter reads as the brand only beside a key it could be hit with.
-            return any(
-                seen[i] in KEYBOARD_NEAR.get(seen[i - 1], frozenset()) | KEYBOARD_NEAR.get(
-                    seen[i + 1] if i + 1 < len(seen) else "", frozenset())
-                for i in range(1, len(seen))
-                if seen[:i] + seen[i + 1:] == token)
-        return kind != "replacement"
-    return True
-
-
-def typo_strength(token: str) -> float:
-    """How strongly a typo of ``token`` suggests impersonation (policy multiplies its weight)."""
-    n = len(token)
-    if n >= 6:
-        return 1.0
-    if n == 5:
-        return 0.8
-    return 0.6
+        if kind == "replacement":
+            return 0.0  # "phase" is not "chase": see the six- and seven-letter case below
+        return 1.0 if kind in SHAPE_KEEPING else 0.6
+    if n <= 7 and kind == "replacement":
+        # Any letter for any other, in a name this short, is as often another word or brand
+        # ("paypay", "goggle"); neighbouring keys, bit flips and vowels still count.
+        return 0.0
+    return 1.0
 
 
 class BrandIndex:
@@ -120,9 +123,11 @@ class BrandIndex:
     def __init__(self, brands: Iterable[Brand], confusables: Confusables) -> None:
         self.confusables = confusables
         self.owned: dict[str, Brand] = {}  # registrable domain → brand
-        self.tokens: dict[str, Brand] = {}  # token → brand
-        self.skeletons: dict[str, str] = {}  # skeleton(token) → token
+        self.tokens: dict[str, Brand] = {}  # distinctive token → brand (for combos too)
+        self.names: dict[str, Brand] = {}  # tokens and registered labels → brand (lookalikes)
+        self.skeletons: dict[str, str] = {}  # skeleton(name) → name
         self.deletions: dict[str, list[str]] = {}  # token and its 1-deletions → tokens
+        self.skeleton_deletions: dict[str, list[str]] = {}  # the same over token skeletons
         self.prefix3: dict[str, list[str]] = {}  # first 3 chars → tokens
         self.domain_labels: dict[str, Brand] = {}  # "paypal.com" style full domains
         for brand in brands:
@@ -133,14 +138,24 @@ class BrandIndex:
             self.owned.setdefault(domain, brand)
             self.domain_labels.setdefault(domain, brand)
         for token in brand.tokens:
-            if token in self.tokens:
+            if token not in self.tokens:
+                self.tokens[token] = brand
+                self.prefix3.setdefault(token[:3], []).append(token)
+        # Misspellings are looked for against the tokens and also against the names the brand
+        # registered ("slack" of slack.com, "orange" of orange.fr): "slakc" imitates Slack even
+        # though "slack" is too ordinary a word to look for inside other names.
+        labels = (d.split(".", 1)[0].replace("-", "") for d in brand.domains[:_LABELS_PER_BRAND])
+        for name in (*brand.tokens, *(x for x in labels if len(x) >= 4 and x.isalnum())):
+            if name in self.names:
                 continue
-            self.tokens[token] = brand
-            self.skeletons.setdefault(self.confusables.skeleton(token), token)
-            self.prefix3.setdefault(token[:3], []).append(token)
-            if len(token) >= 4:
-                for variant in (token, *_deletions(token)):
-                    self.deletions.setdefault(variant, []).append(token)
+            self.names[name] = brand
+            self.skeletons.setdefault(self.confusables.skeleton(name), name)
+            if len(name) >= 4:
+                for variant in (name, *_deletions(name)):
+                    self.deletions.setdefault(variant, []).append(name)
+                skeleton = self.confusables.skeleton(name)
+                for variant in (skeleton, *_deletions(skeleton)):
+                    self.skeleton_deletions.setdefault(variant, []).append(name)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -157,23 +172,33 @@ class BrandIndex:
         token = self.skeletons.get(self.confusables.skeleton(text))
         if token is None or token == text:
             return None
-        return TokenHit(token, self.tokens[token], "homoglyph")
+        return TokenHit(token, self.names[token], "homoglyph")
 
-    def typo(self, text: str) -> TokenHit | None:
-        """``text`` is one allowed edit away from a token."""
+    def typo(self, text: str, *, skeletons: bool = False) -> TokenHit | None:
+        """``text`` is one allowed edit away from a token (or, with ``skeletons``, the skeleton
+        ``text`` is one edit away from a token's skeleton)."""
         if len(text) < 3 or len(text) > 64:
             return None
+        index = self.skeleton_deletions if skeletons else self.deletions
         candidates: list[str] = []
         for variant in (text, *_deletions(text)):
-            candidates.extend(self.deletions.get(variant, ()))
+            candidates.extend(index.get(variant, ()))
         best: TokenHit | None = None
+        best_strength = 0.0
         for token in dict.fromkeys(candidates):
-            if token == text:
+            target = self.confusables.skeleton(token) if skeletons else token
+            if target == text:
                 continue
-            kind = typo_kind(text, token)
-            if kind and typo_allowed(kind, token, text) and (
-                    best is None or len(token) > len(best.token)):
-                best = TokenHit(token, self.tokens[token], kind)
+            kind = typo_kind(text, target)
+            if kind is None:
+                continue
+            # Near a brand's skeleton, a label that already uses look-alike characters is an
+            # impersonation whatever the edit: only the shortest names are spared.
+            strength = (1.0 if len(token) >= 4 else 0.0) if skeletons else typo_strength(
+                kind, token)
+            if strength > best_strength or (strength == best_strength and best is not None
+                                            and len(token) > len(best.token)):
+                best, best_strength = TokenHit(token, self.names[token], kind, strength), strength
         return best
 
     def find_inside(self, text: str) -> list[tuple[int, str]]:

@@ -26,10 +26,16 @@ class Brand:
     own: bool = False  # the organisation's own domains (from config)
 
 
+# Kinds whose users' content lives in the path of the platform's own host
+# (forms.office.com/Pages/…, storage.googleapis.com/<bucket>/…, ipfs.io/ipfs/<cid>).
+PATH_CONTENT_KINDS = frozenset({"forms", "file_sharing", "object_storage", "ipfs_gateway"})
+
+
 @dataclass(frozen=True, slots=True)
 class Platform:
     match: str  # host (and subdomains), optionally with a path prefix: "docs.google.com/forms/"
     kind: str  # web_hosting, site_builder, forms, object_storage …
+    content_in_path: bool = False  # paths on the host itself are users' content (linktr.ee/x)
 
     @property
     def host(self) -> str:
@@ -115,12 +121,16 @@ def parse_platforms(text: str, source: str) -> list[Platform]:
         fields = {k: listfile.scalar(v) for k, _, v in listfile.mapping_items(item)}
         match, kind = (fields.get("match") or "").strip().lower(), (fields.get("kind") or "")
         host = host_to_ascii(match.split("/", 1)[0]) if match else None
-        if not host or not kind:
+        content = (fields.get("content") or "").strip()
+        if not host or not kind or content not in ("", "path", "subdomains"):
             problems.append(Problem(source, listfile.line_of(item),
-                                    "a platform needs 'match: host[/path]' and 'kind:'"))
+                                    "a platform needs 'match: host[/path]', 'kind:' and "
+                                    "optionally 'content: path|subdomains'"))
             continue
         rest = match.split("/", 1)[1] if "/" in match else None
-        platforms.append(Platform(host + ("/" + rest if rest is not None else ""), kind.strip()))
+        in_path = content == "path" or (not content and kind.strip() in PATH_CONTENT_KINDS)
+        platforms.append(Platform(host + ("/" + rest if rest is not None else ""), kind.strip(),
+                                  in_path))
     if problems:
         raise ListFileError(problems)
     return platforms
@@ -131,7 +141,7 @@ def parse_host_lines(text: str, source: str) -> frozenset[str]:
     hosts: set[str] = set()
     problems: list[Problem] = []
     for number, body in listfile.iter_lines(text):
-        host = host_to_ascii(body.split()[0])
+        host = host_to_ascii(body) if len(body.split()) == 1 else None
         if not host or "/" in body:
             problems.append(Problem(source, number, f"{body!r} is not a host name"))
             continue

@@ -20,6 +20,30 @@ from collections.abc import Mapping
 
 ASCII_LOOKALIKES: tuple[tuple[str, str], ...] = (("vv", "w"), ("cl", "d"))
 
+# Latin letters that read as a plain ASCII letter in a lower-case host name but neither decompose
+# under NFD nor map in confusables.txt: small capitals (ᴍ, ʀ, ɢ), letters with hooks, strokes
+# and tails (ƈ, ɨ, ƫ, ɽ), kra (ĸ). Derived from the Unicode character names of the Latin blocks,
+# so the table follows the Unicode version of the running Python.
+_LATIN_BLOCKS = ((0x0180, 0x0250), (0x0250, 0x02B0), (0x1D00, 0x1DC0), (0x1E00, 0x1F00),
+                 (0x2C60, 0x2C80), (0xA720, 0xA800), (0xAB30, 0xAB70))
+_LATIN_NAME = re.compile(
+    r"^LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .*)?$")
+
+
+def _latin_base_letters() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for start, end in _LATIN_BLOCKS:
+        for code in range(start, end):
+            match = _LATIN_NAME.match(unicodedata.name(chr(code), ""))
+            if match:
+                table[code] = match.group(1).lower()
+    table[0x0138] = "k"  # LATIN SMALL LETTER KRA: a small capital K in all but name
+    table[0x028D] = "m"  # LATIN SMALL LETTER TURNED W: the prototype of Cyrillic м
+    return table
+
+
+LATIN_BASE = _latin_base_letters()
+
 _VERSION = re.compile(r"^#\s*Version:\s*(\S+)", re.MULTILINE)
 
 
@@ -43,12 +67,15 @@ class Confusables:
         if text.isascii():
             mapped = text.translate(self._ascii)
         else:
-            decomposed = unicodedata.normalize("NFD", text)
+            decomposed = unicodedata.normalize("NFD", text).translate(LATIN_BASE)
             mapped = "".join(self.prototypes.get(ch, ch) for ch in decomposed)
             # Beyond UTS #39: drop combining marks. In a host name "pàypal" and "paypal"
             # read the same to a person (the skeleton keeps accents apart on purpose).
             mapped = "".join(ch for ch in unicodedata.normalize("NFD", mapped)
-                             if not unicodedata.combining(ch))
+                             if not unicodedata.combining(ch)).translate(LATIN_BASE)
+            # Letters that became ASCII only now (Cyrillic м → ʍ → m) take their ASCII
+            # prototype too, so the skeleton of "мх" equals that of "mx".
+            mapped = mapped.translate(self._ascii)
         folded = mapped.lower()
         for seq, proto in ASCII_LOOKALIKES:
             if seq in folded:

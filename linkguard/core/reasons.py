@@ -2,7 +2,8 @@
 
 Admins filter click logs by these codes and API callers branch on them, so a code, once
 released, keeps its meaning. New codes may be added; none is renamed. ``docs/reasons.md``
-is generated from this table (``linkguard reasons``).
+documents this table with the default weights (a test keeps the two in step), and
+``linkguard reasons`` prints it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ REASONS: dict[str, str] = {
     "host.port": "The link uses an unusual network port.",
     "host.deep_subdomain": "The address has an unusually long chain of sub-domains.",
     "host.many_hyphens": "The site name is made of many hyphenated words.",
+    "host.embedded_domain": "The address puts what looks like the end of a familiar domain "
+    "(such as '.com') in front of the real one.",
     "host.random_label": "The site name looks machine-generated.",
     "tld.suspicious": "The site's top-level domain is heavily used for abuse.",
     "hosting.free": "The page is published on a platform where anyone can publish "

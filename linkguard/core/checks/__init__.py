@@ -21,11 +21,12 @@ def default_checks(catalog: Catalog, confusables: Confusables,
                    disabled: frozenset[str] = frozenset()) -> list[Check]:
     """Every check, built once from the catalog. ``disabled`` names checks switched off."""
     brands = BrandIndex(catalog.brands, confusables)
+    platforms = PlatformIndex(catalog.platforms)
     checks: list[Check] = [
         ListCheck(catalog.lists),
-        StructureCheck(platforms=PlatformIndex(catalog.platforms),
-                       shorteners=catalog.shorteners, suspicious_tlds=catalog.suspicious_tlds),
-        LookalikeCheck(brands, catalog.lure_words),
+        StructureCheck(platforms=platforms, shorteners=catalog.shorteners,
+                       suspicious_tlds=catalog.suspicious_tlds),
+        LookalikeCheck(brands, catalog.lure_words, platforms),
         ContentCheck(brands, catalog.lure_words),
         MismatchCheck(brands),
         DomainAgeCheck(),

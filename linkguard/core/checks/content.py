@@ -76,7 +76,7 @@ class ContentCheck:
             where = "fragment" if url.fragment and email.group(0) in unquote(url.fragment) \
                 else "query"
             yield Signal("url.embedded_email", {"where": where},
-                         1.0 if where == "fragment" else 0.5)
+                         1.0 if where == "fragment" else 0.7)
 
     def _host_words(self, url: ParsedUrl) -> Iterator[Signal]:
         text = url.host_unicode if url.subdomain else url.registrable_domain_unicode
@@ -95,12 +95,14 @@ class ContentCheck:
                         url.registrable_domain):
                     yield Signal("path.brand", {"brand": brand.name, "seen": host}, 1.0)
                     return
-        for word in sorted(words):
-            if len(word) >= 5:
-                hit = self.brands.exact(word)
-                if hit is not None:
-                    yield Signal("path.brand", {"brand": hit.brand.name, "seen": word}, 0.7)
-                    return
+        # A brand as a whole path segment ("/dhl/", "/ebay/Login.php") or, for names long enough
+        # not to occur by chance, as a word anywhere in the path.
+        segments = {seg for seg in re.split(r"[/?&=#._-]+", path) if seg}
+        for word in sorted(segments | {w for w in words if len(w) >= 5}):
+            hit = self.brands.exact(word)
+            if hit is not None:
+                yield Signal("path.brand", {"brand": hit.brand.name, "seen": word}, 0.7)
+                return
 
     def _kit(self, url: ParsedUrl, path: str) -> Iterator[Signal]:
         shapes = []
@@ -111,7 +113,7 @@ class ContentCheck:
         if _CMS_INTERNALS.search(url.path) and not _STATIC_FILE.search(url.path):
             shapes.append("cms-internals")
         if shapes:
-            yield Signal("path.kit", {"shapes": ",".join(shapes)}, min(1.0, 0.6 * len(shapes)))
+            yield Signal("path.kit", {"shapes": ",".join(shapes)}, min(1.0, 0.8 * len(shapes)))
 
 
 def _words_inside(text: str, words: frozenset[str]) -> list[str]:

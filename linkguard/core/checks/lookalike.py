@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 
-from linkguard.core.brands import BrandIndex, TokenHit, typo_strength
+from linkguard.core.brands import BrandIndex, TokenHit
+from linkguard.core.checks.structure import PlatformIndex
 from linkguard.core.model import Facts, LinkContext, Signal
 from linkguard.core.url import HostKind, ParsedUrl, host_to_unicode
 
@@ -67,10 +68,13 @@ def scripts_of(label: str) -> frozenset[str]:
 class LookalikeCheck:
     name = "lookalike"
 
-    def __init__(self, brands: BrandIndex, lure_words: frozenset[str]) -> None:
+    def __init__(self, brands: BrandIndex, lure_words: frozenset[str],
+                 platforms: PlatformIndex | None = None) -> None:
         self.brands = brands
+        self.platforms = platforms
         self.words = lure_words | GLUE_WORDS
-        self.max_word = max((len(w) for w in self.words), default=0)
+        self.skeleton_words = frozenset(brands.confusables.skeleton(w) for w in self.words)
+        self.max_word = max((len(w) for w in self.skeleton_words | self.words), default=0)
 
     def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
             now: datetime) -> Iterator[Signal]:
@@ -79,7 +83,13 @@ class LookalikeCheck:
                 yield from self._userinfo(url)
             return
         if self.brands.owner_of(url.registrable_domain) is not None:
-            return  # a brand's own domain, or any subdomain of it
+            # A brand's own domain, or any subdomain of it — unless the brand lets anyone
+            # publish there (paypal-billing.sharepoint.com): then the part its users chose
+            # is read like any other name in front of a domain.
+            hosted = self.platforms.find(url) if self.platforms else None
+            if hosted and hosted[1]:
+                yield from self._in_front(url)
+            return
         label = url.domain_label_unicode
         if label:
             yield from self._idn(label, url)
@@ -101,66 +111,78 @@ class LookalikeCheck:
         if hit is not None and not is_idn:
             # The brand's very name on a domain it does not own: another TLD, or hyphenated.
             kind = "hyphenation" if "-" in label else "tld-swap"
-            return _signal("lookalike.typo", hit, evidence, kind, typo_strength(hit.token))
+            return _signal("lookalike.typo", hit, evidence, kind, _exact_strength(hit.token))
         hit = self.brands.homoglyph(plain)
         if hit is not None:
             return _signal("lookalike.homoglyph", hit, evidence, "skeleton", 1.0)
-        skeleton = self.brands.confusables.skeleton(plain)
-        hit = self.brands.typo(plain) or (self.brands.typo(skeleton) if skeleton != plain
-                                          else None)
+        hit = self.brands.typo(plain)
         if hit is not None:
-            if is_idn or skeleton != plain:
-                return _signal("lookalike.homoglyph", hit, evidence, f"skeleton+{hit.kind}", 1.0)
-            return _signal("lookalike.typo", hit, evidence, hit.kind, typo_strength(hit.token))
+            if is_idn:
+                return _signal("lookalike.homoglyph", hit, evidence, f"idn+{hit.kind}", 1.0)
+            return _signal("lookalike.typo", hit, evidence, hit.kind, hit.strength)
+        skeleton = self.brands.confusables.skeleton(plain)
+        hit = self.brands.typo(skeleton, skeletons=True) if skeleton != plain else None
+        if hit is not None:
+            return _signal("lookalike.homoglyph", hit, evidence, f"skeleton+{hit.kind}", 1.0)
         return self._combo(label, evidence)
 
     def _combo(self, label: str, evidence: dict[str, str | int | float | bool]) -> Signal | None:
         segments = [s for s in _SEGMENT_SPLIT.split(label) if s]
         if not segments:
             return None
-        sk_segments = [self.brands.confusables.skeleton(s) for s in segments]
+        skeleton = self.brands.confusables.skeleton
         best: Signal | None = None
-        for i, (seg, sk) in enumerate(zip(segments, sk_segments, strict=True)):
-            others = [s for j, s in enumerate(sk_segments) if j != i]
-            hit = self._segment_hit(seg, sk)
+        for i, seg in enumerate(segments):
+            others = [s for j, s in enumerate(segments) if j != i]
+            others_are_words = all(self._is_words(o) for o in others)
+            hit = self._segment_hit(seg, skeleton(seg))
             if hit is not None:
                 if len(segments) == 1:
                     continue  # the whole label: handled as typo/homoglyph above
-                lure = all(self._is_words(o) for o in others)
-                strength = 1.0 if lure else (0.6 if len(hit.token) >= 4 else 0.4)
-                best = _stronger(best, _signal("lookalike.combo", hit, evidence,
-                                               "delimited" + ("+lure" if lure else ""),
-                                               strength))
+                # The brand as a word of its own beside other words ("paypal-refunds"): a long
+                # name reads as the brand whatever the other words are; a short one needs
+                # lure words around it ("dhl-tracking", not "dhl-history").
+                if others_are_words:
+                    strength, kind = 1.0, "delimited+lure"
+                else:
+                    strength = 1.0 if len(hit.token) >= 5 else 0.8 if len(hit.token) == 4 else 0.5
+                    kind = "delimited"
+                best = _stronger(best, _signal("lookalike.combo", hit, evidence, kind, strength))
                 continue
-            for position, token in self.brands.find_inside(sk):
-                left, right = sk[:position], sk[position + len(token):]
-                hit = TokenHit(token, self.brands.tokens[token], "inside")
-                rest_ok = (not left or self._is_words(left)) and (
-                    not right or self._is_words(right))
-                others_ok = all(self._is_words(o) for o in others)
-                if rest_ok and others_ok:
-                    best = _stronger(best, _signal("lookalike.combo", hit, evidence,
-                                                   "inside+lure", 1.0))
-                elif rest_ok or len(token) >= 7:
-                    best = _stronger(best, _signal("lookalike.combo", hit, evidence, "inside",
-                                                   0.4))
+            sk = skeleton(seg)
+            for text, in_skeleton in ((seg, False), (sk, True)):
+                if in_skeleton and (sk == seg or best is not None):
+                    break
+                for position, token in self.brands.find_inside(text):
+                    left, right = text[:position], text[position + len(token):]
+                    hit = TokenHit(token, self.brands.tokens[token], "inside")
+                    rest_ok = self._is_words(left, in_skeleton) and self._is_words(
+                        right, in_skeleton)
+                    if rest_ok and others_are_words:
+                        best = _stronger(best, _signal("lookalike.combo", hit, evidence,
+                                                       "inside+lure", 1.0))
+                    elif rest_ok or len(token) >= 7:
+                        # A long brand name inside other letters ("netflixfans"): weak alone.
+                        best = _stronger(best, _signal("lookalike.combo", hit, evidence,
+                                                       "inside", 0.4))
         return best
 
     def _segment_hit(self, seg: str, skeleton: str) -> TokenHit | None:
         hit = self.brands.exact(seg) or self.brands.homoglyph(seg)
         if hit is None and len(seg) >= 5:
-            hit = self.brands.typo(skeleton)
+            hit = self.brands.typo(seg) or self.brands.typo(skeleton, skeletons=True)
         return hit
 
-    def _is_words(self, text: str) -> bool:
+    def _is_words(self, text: str, in_skeleton: bool = False) -> bool:
         """``text`` splits entirely into lure and glue words (dynamic programming)."""
         n = len(text)
         if n == 0 or n > 60:
             return n == 0
+        words = self.skeleton_words if in_skeleton else self.words
         reachable = [True] + [False] * n
         for end in range(1, n + 1):
             for start in range(max(0, end - self.max_word), end):
-                if reachable[start] and text[start:end] in self.words:
+                if reachable[start] and text[start:end] in words:
                     reachable[end] = True
                     break
         return reachable[n]
@@ -203,6 +225,20 @@ class LookalikeCheck:
                 yield _signal("lookalike.brand_subdomain", hit, evidence,
                               "brand-label", 1.0 if len(hit.token) >= 4 else 0.7)
                 return
+        # Weaker readings, only for long names: a misspelt brand ("loydsbank.co.uk-gb…") or
+        # a brand run together with other letters ("suspfacebookcom-9208.example.ca").
+        for label in unicode_labels:
+            for seg in (s for s in _SEGMENT_SPLIT.split(label) if len(s) >= 6):
+                hit = self.brands.typo(seg)
+                if hit is not None and hit.strength >= 1.0 and len(hit.token) >= 6:
+                    yield _signal("lookalike.brand_subdomain", hit, evidence, "brand-typo", 1.0)
+                    return
+                for _, token in self.brands.find_inside(seg):
+                    if len(token) >= 6 and token != seg:
+                        hit = TokenHit(token, self.brands.tokens[token], "inside")
+                        yield _signal("lookalike.brand_subdomain", hit, evidence,
+                                      "brand-inside", 0.7)
+                        return
 
     def _userinfo(self, url: ParsedUrl) -> Iterator[Signal]:
         text = (url.username + " " + url.password).lower()
@@ -239,6 +275,12 @@ def _signal(code: str, hit: TokenHit, evidence: dict[str, str | int | float | bo
             kind: str, strength: float) -> Signal:
     return Signal(code, {**evidence, "brand": hit.brand.name, "imitates": hit.token,
                          "kind": kind}, strength)
+
+
+def _exact_strength(token: str) -> float:
+    # The exact name under another TLD: unmistakable for long names; for "dhl.net" or
+    # "ebay.us" still worth a warning, as short names are often someone else's elsewhere.
+    return 1.0 if len(token) >= 5 else 0.8 if len(token) == 4 else 0.6
 
 
 def _stronger(a: Signal | None, b: Signal) -> Signal:

@@ -17,6 +17,12 @@ from linkguard.core.url import HostKind, ParsedUrl
 DEEP_SUBDOMAIN_LABELS = 4
 MANY_HYPHENS = 3
 _DOMAINISH = re.compile(r"[a-z0-9-]+\.[a-z]{2,}", re.IGNORECASE)
+# A familiar-looking domain ending inside the name, before the real one: "paypal.com.verify",
+# "runescape.com-cn", "lloydsbank.co.uk-gb", "rakuten.co.jp.x7". Generic endings, and the
+# "co."/"com." second levels of country domains, are what people read as "the end".
+_EMBEDDED_DOMAIN = re.compile(
+    r"[a-z0-9]\.(?:com|net|org|gov|edu|co\.[a-z]{2}|com\.[a-z]{2}|gov\.[a-z]{2})(?:[.-]|$)")
+_LETTER_DIGIT_RUNS = re.compile(r"[a-z]+|[0-9]+")
 
 
 class PlatformIndex:
@@ -38,7 +44,9 @@ class PlatformIndex:
                     if url.path.startswith(prefix) and len(url.path) > len(prefix):
                         return platform, True
                     continue
-                return platform, name != url.host or _is_suffix_root(url)
+                on_subdomain = name != url.host or _is_suffix_root(url)
+                in_path = platform.content_in_path and url.path.strip("/") != ""
+                return platform, on_subdomain or in_path
             _, dot, rest = name.partition(".")
             name = rest if dot else ""
         return None
@@ -87,6 +95,15 @@ class StructureCheck:
         label = url.domain_label_unicode  # "xn--" hyphens are not the author's
         if label.count("-") >= MANY_HYPHENS:
             yield Signal("host.many_hyphens", {"label": label})
+        if url.host_kind is HostKind.DOMAIN and url.suffix:
+            name = url.host[: -len(url.suffix) - 1]
+            embedded = _EMBEDDED_DOMAIN.search(name)
+            if embedded:
+                yield Signal("host.embedded_domain", {"host": url.host_unicode,
+                                                      "looks_like_end": embedded.group(0)[2:]})
+            random_label = _machine_made(name)
+            if random_label:
+                yield Signal("host.random_label", {"label": random_label})
         tld = url.host.rsplit(".", 1)[-1] if url.host_kind is HostKind.DOMAIN else ""
         tier = self.suspicious_tlds.get(tld)
         if tier:
@@ -112,12 +129,30 @@ HOSTING_STRENGTH: dict[str, float] = {
     "page_builder": 1.0,
     "site_builder": 1.0,
     "forms": 1.0,
-    "dev_hosting": 0.9,
-    "object_storage": 0.9,
+    "dev_hosting": 1.0,
+    "object_storage": 1.0,
     "url_preview": 0.9,
     "file_sharing": 0.6,
     "blog": 0.6,
 }
+
+
+def _machine_made(name: str) -> str | None:
+    """A label piece that looks generated rather than chosen: letters and digits interleaved
+    several times ("byc1lssv99fwm", "m8ptxld0"), or a long run of letters with almost no vowels
+    ("ztowolmdxneypiyyfcsppghjyw"). People name sites with words, and words do not do either."""
+    for piece in re.split(r"[.-]", name):
+        if len(piece) < 8 or piece.startswith("xn--"):
+            continue
+        runs = _LETTER_DIGIT_RUNS.findall(piece)
+        if len(runs) >= 5:
+            return piece
+        letters = "".join(r for r in runs if r.isalpha())
+        if len(letters) >= 16:
+            vowels = sum(letters.count(v) for v in "aeiou")
+            if vowels / len(letters) < 0.25:
+                return piece
+    return None
 
 
 def _ip_range(host: str) -> str:

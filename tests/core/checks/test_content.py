@@ -1,0 +1,40 @@
+"""Content check: lure words in host and path, brand names on foreign sites, kit shapes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.core.support import Judging, codes
+
+CASES = [
+    ("https://example.org/account/login", {"path.lure"}, set()),
+    ("https://example.org/blog/2024/spring-recipes", set(), {"path.lure", "path.kit"}),
+    ("https://khriam.example/wp-includes/blocks/tele/login.php", {"path.kit"}, set()),
+    ("https://example.org/wp-content/uploads/2021/03/menu.pdf", set(), {"path.kit"}),
+    ("https://example.org/index.php?cmd=login_submit&id=abc", {"path.kit"}, set()),
+    ("https://example.org/lloyds/Login.php", {"path.kit"}, set()),
+    ("https://example.org/secure/paypal/update", {"path.brand"}, set()),
+    ("https://example.org/ib.paypal.com/signin.php", {"path.brand"}, set()),
+    ("https://www.paypal.com/signin", set(), {"path.brand"}),  # the brand's own site
+    ("https://example.org/#victim@corp.example", {"url.embedded_email"}, set()),
+    ("https://news.example.org/unsub?email=a@b.example", {"url.embedded_email"}, set()),
+    ("https://secure-account-update-billing.com/", {"domain.lure_words"}, set()),
+    ("https://verifyaccountsupport.net/", {"domain.lure_words"}, set()),
+    ("https://www.securityweek.com/", set(), {"domain.lure_words"}),
+    ("https://example.org/", set(), {"path.lure", "path.kit", "path.brand",
+                                     "url.embedded_email", "domain.lure_words"}),
+]
+
+
+@pytest.mark.parametrize(("url", "present", "absent"), CASES)
+def test_content_signals(crafted: Judging, url: str, present: set[str],
+                         absent: set[str]) -> None:
+    found = codes(crafted(url))
+    assert present <= found, found
+    assert not absent & found, found
+
+
+def test_fragment_email_counts_more_than_query_email(crafted: Judging) -> None:
+    fragment = crafted("https://example.org/x#victim@corp.example")
+    query = crafted("https://example.org/x?u=victim@corp.example")
+    assert fragment.score > query.score

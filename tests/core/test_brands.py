@@ -1,0 +1,62 @@
+"""The brand index: typo classification, the length bound, and size-independent lookups."""
+
+from __future__ import annotations
+
+import pytest
+
+from linkguard.adapters.catalog_files import load_confusables
+from linkguard.core.brands import BrandIndex, typo_kind, typo_strength
+from linkguard.core.catalog import Brand
+
+CONFUSABLES = load_confusables()
+
+
+@pytest.mark.parametrize(("seen", "token", "kind"), [
+    ("paypa", "paypal", "omission"),
+    ("paypall", "paypal", "repetition"),
+    ("payxpal", "paypal", "insertion"),
+    ("papyal", "paypal", "transposition"),
+    ("paypak", "paypal", "keyboard"),
+    ("paypel", "paypal", "vowel-swap"),
+    ("pqypal", "paypal", "keyboard"),
+    ("paypam", "paypal", "bitsquatting"),  # l (0x6c) → m (0x6d)
+    ("pzypal", "paypal", "keyboard"),
+    ("paypal", "paypal", None),
+    ("pypl", "paypal", None),  # two edits
+    ("lapyap", "paypal", None),
+])
+def test_typo_kind(seen: str, token: str, kind: str | None) -> None:
+    assert typo_kind(seen, token) == kind
+
+
+@pytest.mark.parametrize(("kind", "token", "strength"), [
+    ("omission", "ups", 0.0),  # three letters: no typos at all
+    ("repetition", "ups", 0.0),
+    ("omission", "ebay", 0.0),  # four: only shape-keeping edits, and only a warning
+    ("repetition", "ebay", 0.6),
+    ("transposition", "ebay", 0.6),
+    ("replacement", "chase", 0.0),  # five: "phase" is another word, not a slip
+    ("omission", "chase", 0.6),  # other edits warn, shape-keeping ones confirm
+    ("keyboard", "chase", 1.0),
+    ("insertion", "chase", 0.6),
+    ("replacement", "paypal", 0.0),  # six: an arbitrary letter swap is often another word
+    ("omission", "paypal", 1.0),
+    ("replacement", "microsoft", 1.0),  # a long name: any edit
+])
+def test_length_bound(kind: str, token: str, strength: float) -> None:
+    assert typo_strength(kind, token) == strength
+
+
+def test_lookups_touch_candidates_not_all_brands() -> None:
+    small = BrandIndex([Brand("PayPal", ("paypal",), ("paypal.com",))], CONFUSABLES)
+    brands = [Brand(f"b{i}", (f"brandname{i:06d}",), (f"brandname{i:06d}.com",))
+              for i in range(20000)]
+    big = BrandIndex([*brands, Brand("PayPal", ("paypal",), ("paypal.com",))], CONFUSABLES)
+    for index in (small, big):
+        hit = index.typo("paypl")
+        assert hit is not None
+        assert hit.token == "paypal"  # noqa: S105  # a brand token, not a password
+    # The candidates examined for a lookup are the ones sharing a deletion key, however many
+    # brands there are: a 6-letter label has 7 keys, each mapping to few tokens.
+    keys = {"paypa", *{"paypa"[:i] + "paypa"[i + 1:] for i in range(5)}}
+    assert sum(len(big.deletions.get(k, ())) for k in keys) < 10

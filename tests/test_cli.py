@@ -1,0 +1,97 @@
+"""The command line, run as a user runs it (a subprocess for the streaming case)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from linkguard.adapters.catalog_files import load_catalog
+from linkguard.cli import app
+from linkguard.settings import default_shipped_lists_dir
+
+runner = CliRunner()
+
+
+def _json_lines(output: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_done_when_examples() -> None:
+    result = runner.invoke(app, ["check", "--json", "--offline", "https://paypa1.com/login",
+                                 "https://www.paypal.com/"])
+    assert result.exit_code == 0, result.output
+    bad, good = _json_lines(result.output)
+    assert bad["verdict"] in ("confirm", "block")
+    assert any(str(r["code"]).startswith("lookalike.") for r in bad["reasons"])  # type: ignore[union-attr]
+    assert good["verdict"] == "allow"
+    assert set(bad) >= {"url", "verdict", "score", "reasons"}
+    reason = bad["reasons"][0]  # type: ignore[index]
+    assert set(reason) == {"code", "message", "evidence"}
+
+
+def test_table_output_and_display_text() -> None:
+    result = runner.invoke(app, ["check", "--text", "www.paypal.com", "https://example.net/"])
+    assert result.exit_code == 0
+    assert result.output.startswith("warn")
+    assert "mismatch.display_text" in result.output
+
+
+def test_malformed_url_is_a_result_line() -> None:
+    result = runner.invoke(app, ["check", "--json", "http://", "javascript:alert(1)"])
+    assert result.exit_code == 0
+    bad, script = _json_lines(result.output)
+    assert bad["reasons"][0]["code"] == "url.invalid"  # type: ignore[index]
+    assert script["verdict"] == "block"
+
+
+def test_bad_usage_exits_2() -> None:
+    assert runner.invoke(app, ["check"]).exit_code == 2
+    assert runner.invoke(app, ["check", "--no-such-flag", "x"]).exit_code == 2
+
+
+def test_stdin_streams_one_result_per_line() -> None:
+    lines = ["https://www.paypal.com/", "", "not a url", "https://paypal-secure-login.com/"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "linkguard.cli", "check", "--json", "-"],
+        input="\n".join(lines) + "\n", capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    results = _json_lines(proc.stdout)
+    assert [r["url"] for r in results] == [line for line in lines if line]
+    assert results[0]["verdict"] == "allow"
+    assert results[2]["verdict"] in ("confirm", "block")
+
+
+def test_reasons_lists_the_vocabulary() -> None:
+    result = runner.invoke(app, ["reasons"])
+    assert "lookalike.homoglyph" in result.output
+
+
+def test_lists_validate(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("version: 1\nallow:\n  - domain: example.com\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("allow:\n  - domain: www.example.com\n  - nonsense\n")
+    ok = runner.invoke(app, ["lists", "validate", str(good)])
+    assert ok.exit_code == 0
+    assert "1 entries" in ok.output
+    failed = runner.invoke(app, ["lists", "validate", str(good), str(bad)])
+    assert failed.exit_code == 1
+    assert f"{bad}:2: domain 'www.example.com'" in failed.output
+    assert f"{bad}:3: entry 'nonsense'" in failed.output
+
+
+@pytest.mark.parametrize("name", ["brands.yaml", "free_hosting.yaml", "allow.yaml",
+                                  "block.yaml"])
+def test_shipped_lists_validate(name: str) -> None:
+    directory = default_shipped_lists_dir()
+    assert (directory / name).is_file()
+    catalog = load_catalog(directory)
+    assert len(catalog.brands) >= 150
