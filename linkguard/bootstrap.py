@@ -5,7 +5,7 @@ The only module that reads ``Settings``. Everything it builds is passed down as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,8 @@ from linkguard.core.engine import evaluate
 from linkguard.core.listfile import ListFileError, Problem
 from linkguard.core.model import OFFLINE, Decision, Facts, LinkContext
 from linkguard.core.policy import Policy, PolicyError
+from linkguard.core.tokens import KeyRing, TokenError, open_token
+from linkguard.core.unwrap import OwnLinks, unwrap
 from linkguard.core.url import ParsedUrl
 from linkguard.settings import Settings
 
@@ -30,11 +32,20 @@ class Judge:
     catalog: Catalog
     checks: list[Check]
     policy: Policy
+    own_links: OwnLinks | None = None
 
     def judge(self, url: str | ParsedUrl, *, context: LinkContext | None = None,
               facts: Facts = OFFLINE, now: datetime | None = None) -> Decision:
-        return evaluate(url, checks=self.checks, policy=self.policy,
-                        now=now or datetime.now(UTC), context=context, facts=facts)
+        """Judge the innermost URL: other vendors' wrappers (and ours) are peeled first."""
+        layers: tuple[str, ...] = ()
+        if isinstance(url, str):
+            unwrapped = unwrap(url, own=self.own_links)
+            if unwrapped.layers:
+                layers = (url,)
+                url = unwrapped.url
+        decision = evaluate(url, checks=self.checks, policy=self.policy,
+                            now=now or datetime.now(UTC), context=context, facts=facts)
+        return replace(decision, unwrapped_from=layers) if layers else decision
 
 
 def load_policy(path: Path | None) -> Policy:
@@ -57,4 +68,19 @@ def build_judge(settings: Settings | None = None) -> Judge:
     catalog = load_catalog(settings.shipped_lists_dir, list_files=settings.list_files,
                            brand_files=settings.brand_files, own=own)
     checks = default_checks(catalog, load_confusables(), frozenset(settings.disabled_checks))
-    return Judge(catalog, checks, load_policy(settings.policy_file))
+    return Judge(catalog, checks, load_policy(settings.policy_file), own_links(settings))
+
+
+def own_links(settings: Settings) -> OwnLinks:
+    """Our own links: recognised by the base URL, opened when keys are configured."""
+    base = settings.base_url.rstrip("/") + "/r/"
+    if settings.link_keys is None:
+        return OwnLinks.from_bases([base])
+    keys = KeyRing.parse(settings.link_keys.get_secret_value())
+
+    def opener(link: str) -> str | None:
+        token = link[len(base):] if link.startswith(base) else link.rsplit("/", 1)[-1]
+        claims = open_token(token.split("?", 1)[0].split("#", 1)[0], keys)
+        return None if isinstance(claims, TokenError) else claims.url
+
+    return OwnLinks.from_bases([base], opener)

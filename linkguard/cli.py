@@ -22,6 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="linkguard: rewrite links in mail and judge them at click time.")
 lists_app = typer.Typer(no_args_is_help=True, help="Admin allow/block lists.")
 app.add_typer(lists_app, name="lists")
+keys_app = typer.Typer(no_args_is_help=True, help="Link-sealing keys.")
+app.add_typer(keys_app, name="keys")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -112,6 +114,32 @@ def reasons(
         "`linkguard/core/policy.py`).\n\n| code | default weight | meaning |\n|---|---:|---|")
     for code, message in REASONS.items():
         typer.echo(f"| `{code}` | {DEFAULT_WEIGHTS[code]:g} | {message} |")
+
+
+@keys_app.command("new")
+def keys_new(kid: Annotated[str, typer.Option(help="Key id (1-8 of a-z, 0-9).")] = "k1") -> None:
+    """Print a fresh link-sealing key as 'kid:key', for LINKGUARD_LINK_KEYS (newest first)."""
+    from linkguard.core.tokens import KeyConfigError, generate_key_spec
+
+    try:
+        typer.echo(generate_key_spec(kid))
+    except KeyConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("unwrap")
+def unwrap_command(urls: Annotated[list[str], typer.Argument(help="Wrapped links.")]) -> None:
+    """Print the innermost URL of each link (Safe Links, Proofpoint, Barracuda, Google …;
+    our own links too, when LINKGUARD_LINK_KEYS is set)."""
+    from linkguard.core.unwrap import unwrap
+
+    own = _judge().own_links
+    for url in urls:
+        result = unwrap(url, own=own)
+        note = f"  # {' > '.join(result.layers)}" if result.layers else ""
+        if result.undecodable:
+            note += f"  # not decodable: {result.undecodable}"
+        typer.echo(result.url + note)
 
 
 @lists_app.command("validate")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _REPO_LISTS = Path(__file__).resolve().parent.parent / "allowlists"
@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # YAML with {"weights": {code: n}, "thresholds": {"warn": n, "confirm": n, "block": n}}.
     policy_file: Path | None = None
     disabled_checks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where rewritten links point: https://links.example.com/r/<token>.
+    base_url: str = "http://127.0.0.1:8080"
+    # Link-sealing keys, newest first: "k2:<base64url 32 bytes>,k1:<…>" (linkguard keys new).
+    link_keys: SecretStr | None = None
 
     @field_validator("list_files", "brand_files", "org_domains", "disabled_checks", mode="before")
     @classmethod

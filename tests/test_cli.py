@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from linkguard.adapters.catalog_files import load_catalog
 from linkguard.cli import app
+from linkguard.core.tokens import KeyRing, LinkClaims, generate_key_spec, seal
 from linkguard.settings import default_shipped_lists_dir
 
 runner = CliRunner()
@@ -95,3 +96,39 @@ def test_shipped_lists_validate(name: str) -> None:
     assert (directory / name).is_file()
     catalog = load_catalog(directory)
     assert len(catalog.brands) >= 150
+
+
+def test_keys_new_prints_a_usable_key() -> None:
+    result = runner.invoke(app, ["keys", "new", "--kid", "k7"])
+    assert result.exit_code == 0
+    spec = result.output.strip()
+    assert spec.startswith("k7:")
+    assert KeyRing.parse(spec).newest_kid == "k7"
+    assert runner.invoke(app, ["keys", "new", "--kid", "BAD KID"]).exit_code == 2
+
+
+def test_check_judges_the_innermost_url() -> None:
+    wrapped = ("https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2Fpaypa1.com"
+               "%2Flogin&data=05%7C01&reserved=0")
+    result = runner.invoke(app, ["check", "--json", wrapped])
+    [line] = _json_lines(result.output)
+    assert line["verdict"] == "block"
+    assert line["normalized"] == "https://paypa1.com/login"
+    assert line["unwrapped_from"] == [wrapped]
+
+
+def test_unwrap_opens_our_own_links_with_the_configured_key(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = generate_key_spec("k1")
+    token = seal(LinkClaims(url="https://example.org/inner", issued_at=1_800_000_000),
+                 KeyRing.parse(spec))
+    monkeypatch.setenv("LINKGUARD_LINK_KEYS", spec)
+    monkeypatch.setenv("LINKGUARD_BASE_URL", "https://links.example.com")
+    proofpoint = ("https://urldefense.com/v3/__https://links.example.com/r/" + token
+                  + "__;!!abc!def$")
+    result = runner.invoke(app, ["unwrap", proofpoint])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("https://example.org/inner  # proofpoint_v3 > linkguard")
+    monkeypatch.delenv("LINKGUARD_LINK_KEYS")
+    result = runner.invoke(app, ["unwrap", "https://links.example.com/r/" + token])
+    assert "not decodable: linkguard" in result.output

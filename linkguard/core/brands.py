@@ -25,20 +25,26 @@ from dataclasses import dataclass
 from linkguard.core.catalog import Brand
 from linkguard.core.confusables import Confusables
 
-# QWERTY neighbours: dnstwist's "replacement" and "insertion" fuzzers use these, and so do
-# people's fingers.
-_KEYBOARD_ROWS = ("1234567890-", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+# Neighbouring keys on the QWERTY, QWERTZ (German, Central Europe) and AZERTY (French)
+# layouts: dnstwist's "replacement" and "insertion" fuzzers use the same three, and so do the
+# fingers of the people we protect.
+_KEYBOARDS = (
+    ("1234567890-", "qwertyuiop", "asdfghjkl", "zxcvbnm"),
+    ("1234567890", "qwertzuiop", "asdfghjkl", "yxcvbnm"),
+    ("1234567890", "azertyuiop", "qsdfghjklm", "wxcvbn"),
+)
 _VOWELS = frozenset("aeiouy")
 
 
 def _keyboard_neighbours() -> dict[str, frozenset[str]]:
-    pos = {ch: (r, c) for r, row in enumerate(_KEYBOARD_ROWS) for c, ch in enumerate(row)}
-    near: dict[str, frozenset[str]] = {}
-    for ch, (r, c) in pos.items():
-        near[ch] = frozenset(
-            other for other, (r2, c2) in pos.items()
-            if other != ch and abs(r - r2) <= 1 and abs(c - c2) <= 1)
-    return near
+    near: dict[str, set[str]] = {}
+    for rows in _KEYBOARDS:
+        pos = {ch: (r, c) for r, row in enumerate(rows) for c, ch in enumerate(row)}
+        for ch, (r, c) in pos.items():
+            near.setdefault(ch, set()).update(
+                other for other, (r2, c2) in pos.items()
+                if other != ch and abs(r - r2) <= 1 and abs(c - c2) <= 1)
+    return {ch: frozenset(others) for ch, others in near.items()}
 
 
 KEYBOARD_NEAR = _keyboard_neighbours()
@@ -79,7 +85,7 @@ def typo_kind(seen: str, token: str) -> str | None:
             if seen[:i] + seen[i + 1:] == token:
                 if (i > 0 and seen[i] == seen[i - 1]) or (i + 1 < ls and seen[i] == seen[i + 1]):
                     return "repetition"
-                return "insertion"
+                return "addition" if i == ls - 1 else "insertion"
         return None
     if ls == lt - 1:
         for i in range(lt):
@@ -88,13 +94,15 @@ def typo_kind(seen: str, token: str) -> str | None:
     return None
 
 
+LABEL_STRENGTH = 0.6
+
 # Edits that keep a word's shape: a doubled or swapped letter, a neighbouring key, one flipped
 # bit, one vowel for another. People misread these even in short names.
 SHAPE_KEEPING = frozenset({"repetition", "transposition", "keyboard", "bitsquatting",
                            "vowel-swap"})
 
 
-def typo_strength(kind: str, token: str) -> float:
+def typo_strength(kind: str, token: str, seen: str = "") -> float:
     """The length-aware bound: how strongly one edit of ``token`` still reads as that brand.
 
     0 means "not a lookalike at all". Every three-letter string is one edit from hundreds of
@@ -102,14 +110,24 @@ def typo_strength(kind: str, token: str) -> float:
     weaker verdicts (policy multiplies the typo weight by this).
     """
     n = len(token)
+    if kind == "addition" and n <= 4:
+        # The whole name, then one more character ("hsbc7", "okta1"): the name is intact,
+        # so even a short one reads as itself. A warning only.
+        return 0.6
+    # In a short name, an edit inside it keeps the first and last letters that people read
+    # words by ("apol" for aol, "ebby" for ebay); an edit at either end makes a new word
+    # ("bing", "ring" from ing; "bay" from ebay) and is not flagged.
+    inside = bool(seen) and seen[0] == token[0] and seen[-1] == token[-1]
     if n <= 3:
-        return 0.0
+        return 0.6 if kind == "insertion" and inside else 0.0
     if n == 4:
-        return 0.6 if kind in SHAPE_KEEPING else 0.0
+        if kind in SHAPE_KEEPING or (kind in ("insertion", "omission") and inside):
+            return 0.6
+        return 0.0
     if n == 5:
-        if kind == "replacement":
-            return 0.0  # "phase" is not "chase": see the six- and seven-letter case below
-        return 1.0 if kind in SHAPE_KEEPING else 0.6
+        # "phase" is not "chase" (see the six- and seven-letter case below); other edits of a
+        # five-letter name warn, as many are ordinary words ("hmall", "youth").
+        return 0.0 if kind == "replacement" else 0.6
     if n <= 7 and kind == "replacement":
         # Any letter for any other, in a name this short, is as often another word or brand
         # ("paypay", "goggle"); neighbouring keys, bit flips and vowels still count.
@@ -150,7 +168,7 @@ class BrandIndex:
                 continue
             self.names[name] = brand
             self.skeletons.setdefault(self.confusables.skeleton(name), name)
-            if len(name) >= 4:
+            if len(name) >= 3:
                 for variant in (name, *_deletions(name)):
                     self.deletions.setdefault(variant, []).append(name)
                 skeleton = self.confusables.skeleton(name)
@@ -183,6 +201,14 @@ class BrandIndex:
         candidates: list[str] = []
         for variant in (text, *_deletions(text)):
             candidates.extend(index.get(variant, ()))
+        if not skeletons and len(text) >= 9:
+            # Two letters slipped in together ("microsesoft", "paypalls"): dnstwist's plural
+            # fuzzer does this, and in a long name it still reads as the brand.
+            for i in range(1, len(text) - 1):
+                name = text[:i] + text[i + 2:]
+                if name in self.names and len(name) >= 7:
+                    return TokenHit(name, self.names[name], "insertion2",
+                                    1.0 if name in self.tokens else LABEL_STRENGTH)
         best: TokenHit | None = None
         best_strength = 0.0
         for token in dict.fromkeys(candidates):
@@ -195,7 +221,11 @@ class BrandIndex:
             # Near a brand's skeleton, a label that already uses look-alike characters is an
             # impersonation whatever the edit: only the shortest names are spared.
             strength = (1.0 if len(token) >= 4 else 0.0) if skeletons else typo_strength(
-                kind, token)
+                kind, token, text)
+            if token not in self.tokens:
+                # A registered label that is an ordinary word ("slack", "orange"): a misspelling
+                # of it is worth a warning, not more.
+                strength = min(strength, LABEL_STRENGTH)
             if strength > best_strength or (strength == best_strength and best is not None
                                             and len(token) > len(best.token)):
                 best, best_strength = TokenHit(token, self.names[token], kind, strength), strength

@@ -39,6 +39,8 @@ def _latin_base_letters() -> dict[int, str]:
                 table[code] = match.group(1).lower()
     table[0x0138] = "k"  # LATIN SMALL LETTER KRA: a small capital K in all but name
     table[0x028D] = "m"  # LATIN SMALL LETTER TURNED W: the prototype of Cyrillic м
+    table[0x0185] = "b"  # LATIN SMALL LETTER TONE SIX: the prototype of Cyrillic ь
+    table[0x0184] = "b"
     return table
 
 

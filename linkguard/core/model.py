@@ -110,11 +110,16 @@ class Decision:
     score: float
     reasons: tuple[Reason, ...]
     url: ParsedUrl | None  # None when the input was not a URL
+    # The wrapped link the URL was taken out of (Safe Links, Proofpoint …), outermost first.
+    unwrapped_from: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
             "url": self.url.href if self.url else None,
             "verdict": str(self.verdict),
             "score": round(self.score, 1),
             "reasons": [r.as_dict() for r in self.reasons],
         }
+        if self.unwrapped_from:
+            body["unwrapped_from"] = list(self.unwrapped_from)
+        return body

@@ -15,11 +15,12 @@ CONFUSABLES = load_confusables()
     ("paypa", "paypal", "omission"),
     ("paypall", "paypal", "repetition"),
     ("payxpal", "paypal", "insertion"),
+    ("paypalx", "paypal", "addition"),
     ("papyal", "paypal", "transposition"),
     ("paypak", "paypal", "keyboard"),
     ("paypel", "paypal", "vowel-swap"),
     ("pqypal", "paypal", "keyboard"),
-    ("paypam", "paypal", "bitsquatting"),  # l (0x6c) → m (0x6d)
+    ("paypad", "paypal", "bitsquatting"),  # l (0x6c) → d (0x64): one bit
     ("pzypal", "paypal", "keyboard"),
     ("paypal", "paypal", None),
     ("pypl", "paypal", None),  # two edits
@@ -30,14 +31,15 @@ def test_typo_kind(seen: str, token: str, kind: str | None) -> None:
 
 
 @pytest.mark.parametrize(("kind", "token", "strength"), [
-    ("omission", "ups", 0.0),  # three letters: no typos at all
+    ("omission", "ups", 0.0),  # three letters: no typos but one character appended
+    ("addition", "ups", 0.6),
     ("repetition", "ups", 0.0),
     ("omission", "ebay", 0.0),  # four: only shape-keeping edits, and only a warning
     ("repetition", "ebay", 0.6),
     ("transposition", "ebay", 0.6),
-    ("replacement", "chase", 0.0),  # five: "phase" is another word, not a slip
-    ("omission", "chase", 0.6),  # other edits warn, shape-keeping ones confirm
-    ("keyboard", "chase", 1.0),
+    ("replacement", "chase", 0.0),  # five: "phase" is another word, not a slip; others warn
+    ("omission", "chase", 0.6),  # other edits warn
+    ("keyboard", "chase", 0.6),
     ("insertion", "chase", 0.6),
     ("replacement", "paypal", 0.0),  # six: an arbitrary letter swap is often another word
     ("omission", "paypal", 1.0),
@@ -45,6 +47,18 @@ def test_typo_kind(seen: str, token: str, kind: str | None) -> None:
 ])
 def test_length_bound(kind: str, token: str, strength: float) -> None:
     assert typo_strength(kind, token) == strength
+
+
+@pytest.mark.parametrize(("kind", "token", "seen", "strength"), [
+    ("insertion", "aol", "apol", 0.6),  # inside a three-letter name
+    ("insertion", "ing", "bing", 0.0),  # in front of it: a new word
+    ("insertion", "ing", "ings", 0.0),
+    ("omission", "ebay", "eby", 0.6),
+    ("omission", "ebay", "bay", 0.0),
+])
+def test_short_names_only_flag_edits_inside(kind: str, token: str, seen: str,
+                                            strength: float) -> None:
+    assert typo_strength(kind, token, seen) == strength
 
 
 def test_lookups_touch_candidates_not_all_brands() -> None:

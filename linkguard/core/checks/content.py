@@ -25,7 +25,7 @@ _HOST_IN_PATH = re.compile(r"(?:^|[/?=&.])((?:[a-z0-9-]+\.)+(?:com|net|org|co\.u
 # verify.html, signin.aspx); ``cmd=login_submit`` and ``$hash`` placeholders are kit tells.
 _KIT_PAGE = re.compile(
     r"/(?:log-?in|sign-?in|logon|verif\w*|auth\w*|secure\w*|account\w*|update\w*|confirm\w*|"
-    r"webscr|validat\w*|unlock\w*|recover\w*|billing\w*|payment\w*|index\d*)\.(?:php|html?|aspx?)"
+    r"webscr|validat\w*|unlock\w*|recover\w*|billing\w*|payment\w*)\.(?:php|html?|aspx?)"
     r"(?:$|[?#])", re.IGNORECASE)
 _KIT_QUERY = re.compile(r"cmd=login_submit|session(?:id)?=\$|securessl=|[?&]email=[^&]*@",
                         re.IGNORECASE)
@@ -67,7 +67,7 @@ class ContentCheck:
         lures = sorted(words & self.path_words)
         if lures:
             yield Signal("path.lure", {"words": ",".join(lures[:5])},
-                         min(1.0, 0.5 * len(lures)))
+                         0.6 if len(lures) == 1 else 1.0)
         if owner is None:
             yield from self._brand_in_path(url, path, words)
         yield from self._kit(url, path)
@@ -84,7 +84,7 @@ class ContentCheck:
         found = _words_inside(name.lower(), self.host_words)
         if len(found) >= 2:
             yield Signal("domain.lure_words", {"words": ",".join(found[:5])},
-                         min(1.0, 0.35 * len(found)))
+                         0.75 if len(found) == 2 else 1.0)
 
     def _brand_in_path(self, url: ParsedUrl, path: str, words: set[str]) -> Iterator[Signal]:
         for match in _HOST_IN_PATH.finditer(path):
@@ -101,7 +101,7 @@ class ContentCheck:
         for word in sorted(segments | {w for w in words if len(w) >= 5}):
             hit = self.brands.exact(word)
             if hit is not None:
-                yield Signal("path.brand", {"brand": hit.brand.name, "seen": word}, 0.7)
+                yield Signal("path.brand", {"brand": hit.brand.name, "seen": word}, 0.75)
                 return
 
     def _kit(self, url: ParsedUrl, path: str) -> Iterator[Signal]:

@@ -108,7 +108,7 @@ class StructureCheck:
         tier = self.suspicious_tlds.get(tld)
         if tier:
             yield Signal("tld.suspicious", {"tld": tld, "tier": tier},
-                         1.0 if tier == "high" else 0.6)
+                         1.0 if tier == "high" else 0.5)
         if url.host in self.shorteners and url.path.strip("/"):
             yield Signal("redirect.shortener", {"shortener": url.host})
         found = self.platforms.find(url)
@@ -124,6 +124,8 @@ class StructureCheck:
 # much legitimate mail traffic.
 HOSTING_STRENGTH: dict[str, float] = {
     "tunnel": 1.0,
+    "dynamic_dns": 1.0,
+    "paste": 1.0,
     "ipfs_gateway": 1.0,
     "web_hosting": 1.0,
     "page_builder": 1.0,
@@ -132,8 +134,8 @@ HOSTING_STRENGTH: dict[str, float] = {
     "dev_hosting": 1.0,
     "object_storage": 1.0,
     "url_preview": 0.9,
-    "file_sharing": 0.6,
-    "blog": 0.6,
+    "blog": 1.0,
+    "file_sharing": 0.8,
 }
 
 
@@ -141,8 +143,10 @@ def _machine_made(name: str) -> str | None:
     """A label piece that looks generated rather than chosen: letters and digits interleaved
     several times ("byc1lssv99fwm", "m8ptxld0"), or a long run of letters with almost no vowels
     ("ztowolmdxneypiyyfcsppghjyw"). People name sites with words, and words do not do either."""
-    for piece in re.split(r"[.-]", name):
-        if len(piece) < 8 or piece.startswith("xn--"):
+    pieces = (p for label in name.split(".") if not label.startswith("xn--")
+              for p in label.split("-"))
+    for piece in pieces:
+        if len(piece) < 8:
             continue
         runs = _LETTER_DIGIT_RUNS.findall(piece)
         if len(runs) >= 5:

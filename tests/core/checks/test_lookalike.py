@@ -26,9 +26,9 @@ ATTACKS = [
     ("https://papyal.com/", "lookalike.typo", Verdict.CONFIRM),  # transposition
     ("https://paypak.com/", "lookalike.typo", Verdict.CONFIRM),  # keyboard replacement
     ("https://paypel.com/", "lookalike.typo", Verdict.CONFIRM),  # vowel swap
-    ("https://pay-pal.com/", "lookalike.typo", Verdict.CONFIRM),  # hyphenation
+    ("https://pay-pal.com/", "lookalike.typo", Verdict.WARN),  # hyphenation
     ("https://paypals.com/", "lookalike.typo", Verdict.CONFIRM),  # plural
-    ("https://paypal.net/", "lookalike.typo", Verdict.CONFIRM),  # TLD swap
+    ("https://paypal.net/", "lookalike.typo", Verdict.WARN),  # TLD swap
     ("https://pay.pal.com/", "lookalike.typo", Verdict.CONFIRM),  # split by a dot
     ("https://microsfot.com/", "lookalike.typo", Verdict.CONFIRM),
     # short names: fewer kinds of edit, weaker verdicts
