@@ -62,11 +62,16 @@ def dnstwist_sets(judge: Judge) -> dict[str, list[str]]:
         fuzzer = dnstwist.Fuzzer(brand.domains[0])
         fuzzer.generate()
         owned = set(brand.domains)
+        # Three-letter names are also reported apart: one edit of them is mostly another
+        # real name ("dh.com", "ubs.com" from ups), which the length-aware bound leaves alone.
+        short = len(brand.domains[0].split(".", 1)[0]) <= 3
         for item in fuzzer.domains:
             name = item["fuzzer"]
             if name in skip or item["domain"] in owned:
                 continue
             sets[f"dnstwist:{name}"].append(f"https://{item['domain']}/")
+            if not short:
+                sets[f"dnstwist4+:{name}"].append(f"https://{item['domain']}/")
     return dict(sets)
 
 
@@ -123,6 +128,19 @@ def at_least(counts: Counter[Verdict], total: int, verdict: Verdict) -> float:
     return sum(n for v, n in counts.items() if v >= verdict) / total if total else 0.0
 
 
+def show(judge: Judge, urls: list[str], now: datetime, verdict: str | None, limit: int) -> None:
+    shown = 0
+    for url in urls:
+        decision = judge.judge(url, now=now)
+        if verdict and str(decision.verdict) != verdict:
+            continue
+        print(f"{decision.verdict!s:<8} {decision.score:5.1f} {url[:120]} "
+              f"{[r.code for r in decision.reasons]}")
+        shown += 1
+        if shown >= limit:
+            break
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -142,17 +160,10 @@ def main() -> int:
     else:
         print(f"note: {args.data} not found; phishtank and top50k skipped", file=sys.stderr)
     if args.show:
-        shown = 0
-        for url in sets.get(args.show, []):
-            decision = judge.judge(url, now=now)
-            if args.verdict and str(decision.verdict) != args.verdict:
-                continue
-            print(f"{decision.verdict!s:<8} {decision.score:5.1f} {url[:120]} "
-                  f"{[r.code for r in decision.reasons]}")
-            shown += 1
-            if shown >= args.limit:
-                break
+        show(judge, sets.get(args.show, []), now, args.verdict, args.limit)
         return 0
+    long_names = {k.split(":", 1)[1]: v for k, v in sets.items() if k.startswith("dnstwist4+:")}
+    sets = {k: v for k, v in sets.items() if not k.startswith("dnstwist4+:")}
     failed = False
     print(f"{'set':<26}{'n':>7}{'allow':>8}{'warn':>8}{'confirm':>9}{'block':>8}"
           f"{'warn+':>8}{'confirm+':>10}  target")
@@ -174,6 +185,10 @@ def main() -> int:
         else:
             ok = True
         failed |= not ok
+        if family == "dnstwist":
+            # The same fuzzer over brands whose main name has 4 or more letters.
+            counts4, total4 = shares(judge, long_names.get(name.split(":", 1)[1], []), now)
+            target_text += f"  (4+ letters: {at_least(counts4, total4, Verdict.WARN):.1%})"
         print(f"{name:<26}{total:>7}" + "".join(f"{x:>7.1f}%" for x in row[:2])
               + f"{row[2]:>8.1f}%{row[3]:>7.1f}%{warn_up * 100:>7.1f}%{confirm_up * 100:>9.1f}%"
               + f"  {target_text}")

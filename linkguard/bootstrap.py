@@ -20,8 +20,8 @@ from linkguard.core.listfile import ListFileError, Problem
 from linkguard.core.model import OFFLINE, Decision, Facts, LinkContext
 from linkguard.core.policy import Policy, PolicyError
 from linkguard.core.tokens import KeyRing, TokenError, open_token
-from linkguard.core.unwrap import OwnLinks, unwrap
-from linkguard.core.url import ParsedUrl
+from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
+from linkguard.core.url import ParsedUrl, parse_url
 from linkguard.settings import Settings
 
 
@@ -39,10 +39,15 @@ class Judge:
         """Judge the innermost URL: other vendors' wrappers (and ours) are peeled first."""
         layers: tuple[str, ...] = ()
         if isinstance(url, str):
-            unwrapped = unwrap(url, own=self.own_links)
-            if unwrapped.layers:
-                layers = (url,)
-                url = unwrapped.url
+            parsed = parse_url(url)
+            if isinstance(parsed, ParsedUrl) and parsed.is_http and not is_wrapped(
+                    parsed, self.own_links):
+                url = parsed  # the common case: one parse, nothing to peel
+            else:
+                unwrapped = unwrap(url, own=self.own_links)
+                if unwrapped.layers:
+                    layers = (url,)
+                    url = unwrapped.url
         decision = evaluate(url, checks=self.checks, policy=self.policy,
                             now=now or datetime.now(UTC), context=context, facts=facts)
         return replace(decision, unwrapped_from=layers) if layers else decision

@@ -9,8 +9,8 @@ Three lookups, each a dict access per candidate string, never a scan over brands
   distance 1 exactly when their one-deletion sets meet, so omission, insertion, repetition,
   replacement, bit flips, vowel swaps and transpositions (dnstwist's fuzzers) are all found with
   O(len(label)) lookups, then verified and classified.
-* **3-character prefixes** of tokens, to find a token inside a longer label (combosquats)
-  with one lookup per position.
+* an **Aho–Corasick automaton** of the tokens (pyahocorasick), to find every token inside a
+  longer label (combosquats) in one pass over the label, however many tokens there are.
 
 Short tokens get fewer kinds of typo and weaker verdicts (see ``typo_strength``): every
 three-letter string is one edit away from hundreds of real names, a four-letter one from
@@ -22,8 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import ahocorasick
+
 from linkguard.core.catalog import Brand
 from linkguard.core.confusables import Confusables
+from linkguard.core.memo import Memo
 
 # Neighbouring keys on the QWERTY, QWERTZ (German, Central Europe) and AZERTY (French)
 # layouts: dnstwist's "replacement" and "insertion" fuzzers use the same three, and so do the
@@ -146,19 +149,21 @@ class BrandIndex:
         self.skeletons: dict[str, str] = {}  # skeleton(name) → name
         self.deletions: dict[str, list[str]] = {}  # token and its 1-deletions → tokens
         self.skeleton_deletions: dict[str, list[str]] = {}  # the same over token skeletons
-        self.prefix3: dict[str, list[str]] = {}  # first 3 chars → tokens
+        self._automaton: ahocorasick.Automaton | None = None  # built on first use
         self.domain_labels: dict[str, Brand] = {}  # "paypal.com" style full domains
+        self._typo_memo: Memo[tuple[str, bool], TokenHit | None] = Memo(200_000)
         for brand in brands:
             self.add(brand)
 
     def add(self, brand: Brand) -> None:
+        self._typo_memo.clear()
         for domain in brand.domains:
             self.owned.setdefault(domain, brand)
             self.domain_labels.setdefault(domain, brand)
         for token in brand.tokens:
             if token not in self.tokens:
                 self.tokens[token] = brand
-                self.prefix3.setdefault(token[:3], []).append(token)
+                self._automaton = None
         # Misspellings are looked for against the tokens and also against the names the brand
         # registered ("slack" of slack.com, "orange" of orange.fr): "slakc" imitates Slack even
         # though "slack" is too ordinary a word to look for inside other names.
@@ -197,6 +202,12 @@ class BrandIndex:
         ``text`` is one edit away from a token's skeleton)."""
         if len(text) < 3 or len(text) > 64:
             return None
+        key = (text, skeletons)
+        if key in self._typo_memo:
+            return self._typo_memo[key]
+        return self._typo_memo.put(key, self._typo(text, skeletons))
+
+    def _typo(self, text: str, skeletons: bool) -> TokenHit | None:
         index = self.skeleton_deletions if skeletons else self.deletions
         candidates: list[str] = []
         for variant in (text, *_deletions(text)):
@@ -233,12 +244,15 @@ class BrandIndex:
 
     def find_inside(self, text: str) -> list[tuple[int, str]]:
         """(position, token) of every token occurring inside ``text``."""
-        found = []
-        for i in range(len(text) - 2):
-            for token in self.prefix3.get(text[i:i + 3], ()):
-                if text.startswith(token, i):
-                    found.append((i, token))
-        return found
+        if not self.tokens:
+            return []
+        if self._automaton is None:
+            automaton = ahocorasick.Automaton()
+            for token in self.tokens:
+                automaton.add_word(token, token)
+            automaton.make_automaton()
+            self._automaton = automaton
+        return [(end - len(token) + 1, token) for end, token in self._automaton.iter(text)]
 
 
 def _deletions(text: str) -> set[str]:

@@ -18,6 +18,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from linkguard.core.memo import Memo
+
 ASCII_LOOKALIKES: tuple[tuple[str, str], ...] = (("vv", "w"), ("cl", "d"))
 
 # Latin letters that read as a plain ASCII letter in a lower-case host name but neither decompose
@@ -56,16 +58,23 @@ class ConfusablesError(ValueError):
 class Confusables:
     """The prototype table of one ``confusables.txt`` release."""
 
-    __slots__ = ("_ascii", "prototypes", "version")
+    __slots__ = ("_ascii", "_memo", "prototypes", "version")
 
     def __init__(self, version: str, prototypes: Mapping[str, str]) -> None:
         self.version = version
         self.prototypes = dict(prototypes)
         # ASCII fast path: most hosts are ASCII, and str.translate beats a per-char loop.
         self._ascii = str.maketrans({ch: p for ch, p in self.prototypes.items() if ch.isascii()})
+        self._memo: Memo[str, str] = Memo(200_000)
 
     def skeleton(self, text: str) -> str:
         """UTS #39 skeleton of ``text``, folded to lower case for host-name comparison."""
+        found = self._memo.get(text)
+        if found is None:
+            found = self._memo.put(text, self._skeleton(text))
+        return found
+
+    def _skeleton(self, text: str) -> str:
         if text.isascii():
             mapped = text.translate(self._ascii)
         else:

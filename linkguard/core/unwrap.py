@@ -208,6 +208,13 @@ def _recognise(url: ParsedUrl) -> tuple[str, _Decoder] | None:
     return None
 
 
+def is_wrapped(url: ParsedUrl, own: OwnLinks | None = None) -> bool:
+    """Whether ``url`` is a wrapper ``unwrap`` would peel (a cheap test on a parsed URL)."""
+    if own is not None and own.matches(url.raw, url):
+        return True
+    return _recognise(url) is not None
+
+
 def _under(host: str, *domains: str) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 

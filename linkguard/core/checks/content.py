@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import unquote
 
 from linkguard.core.brands import BrandIndex
+from linkguard.core.memo import Memo
 from linkguard.core.model import Facts, LinkContext, Signal
 from linkguard.core.url import HostKind, ParsedUrl
 
@@ -52,8 +53,11 @@ class ContentCheck:
         self.brands = brands
         # Host words are matched inside concatenated labels, so only words long enough not to
         # occur by chance inside ordinary names count.
-        self.host_words = frozenset(w for w in lure_words if len(w) >= 5)
+        self.host_words = re.compile("|".join(
+            re.escape(w) for w in sorted((w for w in lure_words if len(w) >= 5),
+                                         key=lambda w: (-len(w), w))) or "(?!)")
         self.path_words = PATH_LURES | frozenset(w for w in lure_words if len(w) >= 6)
+        self._memo: Memo[str, tuple[Signal, ...]] = Memo(100_000)
 
     def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
             now: datetime) -> Iterator[Signal]:
@@ -62,6 +66,8 @@ class ContentCheck:
         owner = self.brands.owner_of(url.registrable_domain) if url.registrable_domain else None
         if url.host_kind is HostKind.DOMAIN and owner is None:
             yield from self._host_words(url)
+        if url.path == "/" and not url.query and not url.fragment:
+            return  # a site's home page: no path to read
         path = unquote(url.path_and_query).lower()
         words = set(_WORD.findall(path))
         lures = sorted(words & self.path_words)
@@ -71,14 +77,22 @@ class ContentCheck:
         if owner is None:
             yield from self._brand_in_path(url, path, words)
         yield from self._kit(url, path)
-        email = _EMAIL.search(unquote(url.fragment)) or _EMAIL.search(unquote(url.query))
+        email = ("@" in url.fragment or "@" in url.query or "%40" in url.fragment.lower() or
+                 "%40" in url.query.lower()) and (
+            _EMAIL.search(unquote(url.fragment)) or _EMAIL.search(unquote(url.query)))
         if email:
             where = "fragment" if url.fragment and email.group(0) in unquote(url.fragment) \
                 else "query"
             yield Signal("url.embedded_email", {"where": where},
                          1.0 if where == "fragment" else 0.7)
 
-    def _host_words(self, url: ParsedUrl) -> Iterator[Signal]:
+    def _host_words(self, url: ParsedUrl) -> tuple[Signal, ...]:
+        found = self._memo.get(url.host)
+        if found is None:
+            found = self._memo.put(url.host, tuple(self._find_host_words(url)))
+        return found
+
+    def _find_host_words(self, url: ParsedUrl) -> Iterator[Signal]:
         text = url.host_unicode if url.subdomain else url.registrable_domain_unicode
         name = text[: -len(url.suffix) - 1] if url.suffix and text.endswith(url.suffix) else text
         found = _words_inside(name.lower(), self.host_words)
@@ -116,15 +130,9 @@ class ContentCheck:
             yield Signal("path.kit", {"shapes": ",".join(shapes)}, min(1.0, 0.8 * len(shapes)))
 
 
-def _words_inside(text: str, words: frozenset[str]) -> list[str]:
-    """Distinct words of ``words`` found inside ``text``, longest first, not overlapping."""
-    taken = [False] * len(text)
-    found: list[str] = []
-    for size in range(min(len(text), 16), 4, -1):
-        for start in range(len(text) - size + 1):
-            piece = text[start:start + size]
-            if piece in words and not any(taken[start:start + size]):
-                found.append(piece)
-                for k in range(start, start + size):
-                    taken[k] = True
-    return found
+def _words_inside(text: str, words: re.Pattern[str]) -> list[str]:
+    """Distinct lure words found inside ``text``, not overlapping, in order of appearance.
+
+    ``words`` is one alternation, longest words first, so at each position the regex engine
+    (in C) takes the longest word that starts there."""
+    return list(dict.fromkeys(m.group(0) for m in words.finditer(text)))

@@ -21,15 +21,20 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import lru_cache
 
 from linkguard.core.brands import BrandIndex, TokenHit
 from linkguard.core.checks.structure import PlatformIndex
+from linkguard.core.memo import Memo
 from linkguard.core.model import Facts, LinkContext, Signal
 from linkguard.core.url import HostKind, ParsedUrl, host_to_unicode
 
+# Host labels that name a service, not a site; a lone one in front says nothing.
+_SERVICE_LABELS = frozenset({"www", "www2", "m", "mail", "web", "app", "api", "cdn", "static",
+                             "img", "images", "blog", "shop", "store", "news", "en", "de"})
+MEMO_SIZE = 100_000  # hosts remembered; a few hundred bytes each
 _HYPHENS = re.compile(r"[-_]+")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -73,13 +78,24 @@ class LookalikeCheck:
                  platforms: PlatformIndex | None = None) -> None:
         self.brands = brands
         self.platforms = platforms
+        self._memo: Memo[tuple[str, str, str], tuple[Signal, ...]] = Memo(MEMO_SIZE)
         self.lures = lure_words
         self.words = lure_words | GLUE_WORDS
         self.skeleton_words = frozenset(brands.confusables.skeleton(w) for w in self.words)
         self.max_word = max((len(w) for w in self.skeleton_words | self.words), default=0)
 
     def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
-            now: datetime) -> Iterator[Signal]:
+            now: datetime) -> Iterable[Signal]:
+        # Everything here depends on the host and userinfo only, and mail links repeat hosts
+        # far more than they repeat URLs: remember the answer per host.
+        key = (url.host, url.username, url.password)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo.put(key, tuple(self._run(url)))
+        return found
+
+    def _run(self, url: ParsedUrl) -> Iterator[Signal]:
+        """Signals from the host and userinfo alone (the memo relies on that)."""
         if url.host_kind is not HostKind.DOMAIN:
             if url.has_userinfo:
                 yield from self._userinfo(url)
@@ -88,8 +104,8 @@ class LookalikeCheck:
             # A brand's own domain, or any subdomain of it — unless the brand lets anyone
             # publish there (paypal-billing.sharepoint.com): then the part its users chose
             # is read like any other name in front of a domain.
-            hosted = self.platforms.find(url) if self.platforms else None
-            if hosted and hosted[1]:
+            hosted = self.platforms.find_host(url.host) if self.platforms else None
+            if hosted is not None:
                 yield from self._in_front(url)
             return
         label = url.domain_label_unicode
@@ -123,7 +139,7 @@ class LookalikeCheck:
                 return _signal("lookalike.homoglyph", hit, evidence, f"idn+{hit.kind}", 1.0)
             return _signal("lookalike.typo", hit, evidence, hit.kind, hit.strength)
         skeleton = self.brands.confusables.skeleton(plain)
-        hit = self.brands.typo(skeleton, skeletons=True) if skeleton != plain else None
+        hit = self.brands.typo(skeleton, skeletons=True) if _disguised(plain, skeleton) else None
         if hit is not None:
             return _signal("lookalike.homoglyph", hit, evidence, f"skeleton+{hit.kind}", 1.0)
         return self._combo(label, evidence)
@@ -155,7 +171,7 @@ class LookalikeCheck:
                 continue
             sk = skeleton(seg)
             for text, in_skeleton in ((seg, False), (sk, True)):
-                if in_skeleton and (sk == seg or best is not None):
+                if in_skeleton and (not _disguised(seg, sk) or best is not None):
                     break
                 for position, token in self.brands.find_inside(text):
                     if len(token) <= 3:
@@ -220,8 +236,8 @@ class LookalikeCheck:
 
     def _in_front(self, url: ParsedUrl) -> Iterator[Signal]:
         labels = url.subdomain_labels
-        if not labels:
-            return
+        if not labels or (len(labels) == 1 and labels[0] in _SERVICE_LABELS):
+            return  # "www.example.com": nothing in front but the usual
         unicode_labels = host_to_unicode(url.subdomain).split(".")
         evidence: dict[str, str | int | float | bool] = {
             "domain": url.registrable_domain_unicode or url.registrable_domain,
@@ -310,6 +326,12 @@ def _signal(code: str, hit: TokenHit, evidence: dict[str, str | int | float | bo
             kind: str, strength: float) -> Signal:
     return Signal(code, {**evidence, "brand": hit.brand.name, "imitates": hit.token,
                          "kind": kind}, strength)
+
+
+def _disguised(text: str, skeleton: str) -> bool:
+    """Whether ``text`` uses look-alike characters at all. Every "m" has the skeleton "rn",
+    so that alone does not count: the skeleton path would only repeat the plain one."""
+    return skeleton != text and skeleton != text.replace("m", "rn")
 
 
 def _exact_strength(token: str) -> float:

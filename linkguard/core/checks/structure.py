@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
 from linkguard.core.catalog import Platform
+from linkguard.core.memo import Memo
 from linkguard.core.model import Facts, LinkContext, Signal
 from linkguard.core.url import HostKind, ParsedUrl
 
@@ -32,6 +33,16 @@ class PlatformIndex:
         self.by_host: dict[str, list[Platform]] = {}
         for platform in platforms:
             self.by_host.setdefault(platform.host, []).append(platform)
+
+    def find_host(self, host: str) -> Platform | None:
+        """The platform whose users publish on subdomains of it, when ``host`` is one."""
+        _, dot, name = host.partition(".")
+        while dot:
+            for platform in self.by_host.get(name, ()):
+                if not platform.path_prefix:
+                    return platform
+            _, dot, name = name.partition(".")
+        return None
 
     def find(self, url: ParsedUrl) -> tuple[Platform, bool] | None:
         """(platform, user content?) — content is the user's when it sits below the platform's
@@ -66,6 +77,7 @@ class StructureCheck:
         self.platforms = platforms
         self.shorteners = shorteners
         self.suspicious_tlds = suspicious_tlds
+        self._memo: Memo[str, tuple[Signal, ...]] = Memo(100_000)
 
     def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
             now: datetime) -> Iterator[Signal]:
@@ -88,6 +100,20 @@ class StructureCheck:
             yield Signal("host.ip_literal", {"host": url.host, "range": _ip_range(url.host)})
         if url.port is not None:
             yield Signal("host.port", {"port": url.port})
+        found_host = self._memo.get(url.host)
+        if found_host is None:
+            found_host = self._memo.put(url.host, tuple(self._host(url)))
+        yield from found_host
+        if url.host in self.shorteners and url.path.strip("/"):
+            yield Signal("redirect.shortener", {"shortener": url.host})
+        found = self.platforms.find(url)
+        if found and found[1]:
+            platform, _ = found
+            yield Signal("hosting.free", {"platform": platform.match, "kind": platform.kind},
+                         HOSTING_STRENGTH.get(platform.kind, 0.8))
+
+    def _host(self, url: ParsedUrl) -> Iterator[Signal]:
+        """Signals of the host name alone (remembered per host)."""
         labels = url.subdomain_labels
         if len(labels) >= DEEP_SUBDOMAIN_LABELS:
             yield Signal("host.deep_subdomain", {"labels": len(labels)},
@@ -109,13 +135,6 @@ class StructureCheck:
         if tier:
             yield Signal("tld.suspicious", {"tld": tld, "tier": tier},
                          1.0 if tier == "high" else 0.5)
-        if url.host in self.shorteners and url.path.strip("/"):
-            yield Signal("redirect.shortener", {"shortener": url.host})
-        found = self.platforms.find(url)
-        if found and found[1]:
-            platform, _ = found
-            yield Signal("hosting.free", {"platform": platform.match, "kind": platform.kind},
-                         HOSTING_STRENGTH.get(platform.kind, 0.8))
 
 
 # How much of the hosting weight each kind of platform carries. Anonymous publishing with no
