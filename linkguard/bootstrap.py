@@ -22,6 +22,7 @@ from linkguard.core.policy import Policy, PolicyError
 from linkguard.core.tokens import KeyRing, TokenError, open_token
 from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
 from linkguard.core.url import ParsedUrl, parse_url
+from linkguard.rewriter.sealer import TokenSealer
 from linkguard.settings import Settings
 
 
@@ -74,6 +75,18 @@ def build_judge(settings: Settings | None = None) -> Judge:
                            brand_files=settings.brand_files, own=own)
     checks = default_checks(catalog, load_confusables(), frozenset(settings.disabled_checks))
     return Judge(catalog, checks, load_policy(settings.policy_file), own_links(settings))
+
+
+def build_sealer(*, base_url: str | None, recipient: str | None, issued_at: int,
+                 settings: Settings | None = None) -> TokenSealer:
+    """The sealer for rewriting mail. Refuses to work without configured keys."""
+    settings = settings or Settings()
+    if settings.link_keys is None:
+        raise ValueError("no link keys: set LINKGUARD_LINK_KEYS (see 'linkguard keys new')")
+    return TokenSealer(keys=KeyRing.parse(settings.link_keys.get_secret_value()),
+                       base_url=base_url or settings.base_url, issued_at=issued_at,
+                       recipient=recipient,
+                       do_not_rewrite=frozenset(h.lower() for h in settings.do_not_rewrite))
 
 
 def own_links(settings: Settings) -> OwnLinks:

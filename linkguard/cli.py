@@ -142,6 +142,52 @@ def unwrap_command(urls: Annotated[list[str], typer.Argument(help="Wrapped links
         typer.echo(result.url + note)
 
 
+@app.command()
+def rewrite(
+    source: Annotated[str, typer.Argument(help="The message (.eml); '-' or nothing: stdin.")]
+    = "-",
+    recipient: Annotated[str | None, typer.Option(help="The envelope recipient.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Gateway base URL (default: "
+                                                      "LINKGUARD_BASE_URL).")] = None,
+    report: Annotated[bool, typer.Option("--report", help="Print the report as JSON on "
+                                                          "standard error.")] = False,
+) -> None:
+    """Rewrite every clickable link of a message to a sealed gateway link; write it to stdout.
+
+    Never loses mail: a message that cannot be read passes through unchanged with the reason
+    in its X-LinkGuard header. Exit status 75 (temporary failure) on an internal error.
+    """
+    import time
+
+    from linkguard.bootstrap import build_sealer
+    from linkguard.rewriter import RewriteContext, rewrite_message
+
+    raw = sys.stdin.buffer.read() if source == "-" else _read_bytes(Path(source))
+    try:
+        sealer = build_sealer(base_url=base_url, recipient=recipient,
+                              issued_at=int(time.time()))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    out, result = rewrite_message(raw, RewriteContext(sealer=sealer, is_sealed=sealer.is_sealed))
+    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.flush()
+    if report:
+        body = {"header": result.header, "rewritten": result.rewritten,
+                "skipped": result.skipped, "too_long": sealer.too_long,
+                "passthrough": str(result.passthrough) if result.passthrough else None,
+                "forms": result.forms}
+        typer.echo(json.dumps(body), err=True)
+    if result.passthrough is not None and str(result.passthrough) == "internal.error":
+        raise typer.Exit(75)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror}") from None
+
+
 @lists_app.command("validate")
 def lists_validate(files: Annotated[list[Path], typer.Argument(help="List files (YAML).")]) -> None:
     """Check list files; print problems as file:line: message and exit 1 if there are any."""

@@ -38,8 +38,11 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8080"
     # Link-sealing keys, newest first: "k2:<base64url 32 bytes>,k1:<…>" (linkguard keys new).
     link_keys: SecretStr | None = None
+    # Hosts (with their subdomains) whose links are never rewritten, comma separated.
+    do_not_rewrite: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("list_files", "brand_files", "org_domains", "disabled_checks", mode="before")
+    @field_validator("list_files", "brand_files", "org_domains", "disabled_checks",
+                     "do_not_rewrite", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

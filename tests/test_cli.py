@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from linkguard.adapters.catalog_files import load_catalog
 from linkguard.cli import app
-from linkguard.core.tokens import KeyRing, LinkClaims, generate_key_spec, seal
+from linkguard.core.tokens import KeyRing, LinkClaims, generate_key_spec, open_token, seal
 from linkguard.settings import default_shipped_lists_dir
 
 runner = CliRunner()
@@ -132,3 +132,84 @@ def test_unwrap_opens_our_own_links_with_the_configured_key(
     monkeypatch.delenv("LINKGUARD_LINK_KEYS")
     result = runner.invoke(app, ["unwrap", "https://links.example.com/r/" + token])
     assert "not decodable: linkguard" in result.output
+
+
+def test_organisation_domains_are_protected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINKGUARD_ORG_DOMAINS", "acmewidgets.com,acmewidgets.co.uk")
+    monkeypatch.setenv("LINKGUARD_ORG_NAME", "Acme Widgets")
+    result = runner.invoke(app, ["check", "--json", "https://acrnewidgets.com/",
+                                 "https://acmewidgets-payroll.com/", "https://hr.acmewidgets.com/"])
+    homoglyph, combo, own = _json_lines(result.output)
+    assert homoglyph["verdict"] == "block"
+    assert homoglyph["reasons"][0]["evidence"]["brand"] == "Acme Widgets"  # type: ignore[index]
+    assert combo["verdict"] in ("warn", "confirm")
+    assert own["verdict"] == "allow"
+
+
+def test_bad_list_file_in_settings_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("block:\n  - domain: www.example.com\n")
+    monkeypatch.setenv("LINKGUARD_LIST_FILES", str(bad))
+    result = runner.invoke(app, ["check", "https://example.com/"])
+    assert result.exit_code == 2
+    assert f"{bad}:2: domain 'www.example.com'" in result.output
+
+
+def test_admin_block_list_applies(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("version: 1\nblock:\n  - domain: example.com\n    reason: test\n")
+    monkeypatch.setenv("LINKGUARD_LIST_FILES", str(mine))
+    [line] = _json_lines(runner.invoke(app, ["check", "--json", "https://a.example.com/"]).output)
+    assert line["verdict"] == "block"
+    assert line["reasons"][0]["code"] == "list.block"  # type: ignore[index]
+
+
+MESSAGE = (b"From: news@example.org\r\nTo: alice@example.net\r\nSubject: hi\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+           b'<p>Read <a href="https://nam12.safelinks.protection.outlook.com/?url=https%3A%2F%2F'
+           b'www.example.org%2Fstory&amp;data=x">the story</a> or write to '
+           b'<a href="mailto:news@example.org">us</a>.</p>\r\n')
+
+
+def test_rewrite_seals_links_once_and_keeps_mail(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    spec = generate_key_spec("k1")
+    monkeypatch.setenv("LINKGUARD_LINK_KEYS", spec)
+    monkeypatch.setenv("LINKGUARD_BASE_URL", "https://links.example.com")
+    source = tmp_path / "in.eml"
+    source.write_bytes(MESSAGE)
+    first = runner.invoke(app, ["rewrite", str(source), "--recipient", "alice@example.net",
+                                "--report"])
+    assert first.exit_code == 0, first.output
+    out = first.stdout_bytes
+    assert b'href="https://links.example.com/r/' in out
+    assert b"safelinks" not in out  # unwrapped, then wrapped once
+    assert b'href="mailto:news@example.org"' in out
+    assert b"X-LinkGuard: rewritten=1; skipped=0" in out
+    token = out.split(b"https://links.example.com/r/", 1)[1].split(b'"', 1)[0].decode()
+    claims = open_token(token, KeyRing.parse(spec))
+    assert isinstance(claims, LinkClaims)
+    assert claims.url == "https://www.example.org/story"
+    assert claims.recipient == "alice@example.net"
+    assert claims.display_text == "the story"
+    again = tmp_path / "out.eml"
+    again.write_bytes(out)
+    second = runner.invoke(app, ["rewrite", str(again)])
+    assert second.stdout_bytes == out
+
+
+def test_rewrite_without_keys_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LINKGUARD_LINK_KEYS", raising=False)
+    result = runner.invoke(app, ["rewrite", "-"], input=MESSAGE)
+    assert result.exit_code == 2
+    assert "LINKGUARD_LINK_KEYS" in result.output
+
+
+def test_rewrite_passes_garbage_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINKGUARD_LINK_KEYS", generate_key_spec("k1"))
+    garbage = b"\x00\xff not a message at all \r\n\r\n\x01"
+    result = runner.invoke(app, ["rewrite", "-"], input=garbage)
+    assert result.exit_code == 0
+    assert result.stdout_bytes.endswith(garbage)
+    assert b"passthrough=" in result.stdout_bytes

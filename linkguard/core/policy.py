@@ -31,6 +31,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "scheme.dangerous": 15.0,
     "scheme.other": 4.0,
     "scheme.plain_http": 1.5,
+    "scheme.http_credentials": 2.5,
     "url.userinfo": 5.0,
     "url.userinfo_domain": 8.0,
     "url.embedded_email": 3.0,

@@ -22,6 +22,8 @@ REASONS: dict[str, str] = {
     "scheme.dangerous": "The link would run code or open local data instead of a web page.",
     "scheme.other": "The link is not an ordinary web link (not http or https).",
     "scheme.plain_http": "The site is reached without encryption (http).",
+    "scheme.http_credentials": "A page for signing in or paying is reached without "
+    "encryption, so what is typed there could be read on the way.",
     "host.ip_literal": "The link goes to a raw IP address instead of a named site.",
     "host.port": "The link uses an unusual network port.",
     "host.deep_subdomain": "The address has an unusually long chain of sub-domains.",

@@ -74,6 +74,10 @@ class ContentCheck:
         if lures:
             yield Signal("path.lure", {"words": ",".join(lures[:5])},
                          0.6 if len(lures) == 1 else 1.0)
+            if url.scheme == "http":
+                # A sign-in or payment page without TLS: whatever is typed there travels in
+                # the clear, which no real bank or mail provider has allowed for a decade.
+                yield Signal("scheme.http_credentials", {"words": ",".join(lures[:5])})
         if owner is None:
             yield from self._brand_in_path(url, path, words)
         yield from self._kit(url, path)

@@ -38,3 +38,12 @@ def test_fragment_email_counts_more_than_query_email(crafted: Judging) -> None:
     fragment = crafted("https://example.org/x#victim@corp.example")
     query = crafted("https://example.org/x?u=victim@corp.example")
     assert fragment.score > query.score
+
+
+def test_sign_in_page_over_plain_http(crafted: Judging) -> None:
+    plain = crafted("http://example.org/account/login")
+    secure = crafted("https://example.org/account/login")
+    assert "scheme.http_credentials" in codes(plain)
+    assert "scheme.http_credentials" not in codes(secure)
+    assert plain.verdict > secure.verdict
+    assert "scheme.http_credentials" not in codes(crafted("http://example.org/blog/recipes"))

@@ -1,0 +1,346 @@
+"""Find the clickable links of an HTML part without re-serialising it.
+
+A parser that rebuilds the document would change quoting, case, whitespace and entities all
+over the part; we need every byte outside a link value to stay put. So this module is a small
+tokenizer that follows the WHATWG HTML Standard §13.2.5 ("Tokenization") exactly where it
+decides *where an attribute value is*: tag open, attribute name, before/after value, the three
+value states (double-quoted, single-quoted, unquoted), comments (§13.2.5.43 ff., including the
+abrupt ``<!-->`` forms and ``--!>``), bogus comments (``<!``, ``<?``, ``</`` + non-letter) and
+the raw text of ``script``, ``style`` and the other RAWTEXT/RCDATA elements (§13.2.2), where a
+``<a href>`` is only text. Following the standard matters for security: a tokenizer that
+disagrees with the browser about where a quoted value ends can be fed a link it does not see.
+
+Out of scope on purpose: the tree builder. ``<a>`` inside ``<svg>``, in a ``<noscript>`` (mail
+clients run no scripts, so its content is markup) or in a table are all rewritten as seen.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from collections.abc import Iterator
+from html.entities import html5
+from typing import NamedTuple
+
+import ada_url
+
+from linkguard.rewriter.links import Edit, LinkBook, Regions, browser_url, http_url
+from linkguard.rewriter.model import LinkPlace
+
+# One step of the "before attribute name" → "attribute value" states: skip whitespace and
+# solidi, then either the end of the tag or one attribute with its optional value. An unclosed
+# quote runs to the end of the input (the tag is then dropped, §13.2.5.33 "eof-in-tag").
+_ATTR = re.compile(
+    r"""[\t\n\f\r /]*(?:(>)|([^\t\n\f\r />][^\t\n\f\r /=>]*)"""
+    r"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*("[^"]*"?|'[^']*'?|[^\t\n\f\r >]*))?)"""
+)
+# The same states as one pattern that only finds where a tag ends, for the many tags whose
+# attributes we do not need. Atomic groups and possessive quantifiers keep it on the one path
+# the state machine takes (and linear: no backtracking into a name). An unclosed quote runs to
+# the end, so the pattern fails there and the tag is read the slow way, which drops it.
+_TAG_BODY = (
+    r"""(?>[\t\n\f\r /]++|[^\t\n\f\r />][^\t\n\f\r /=>]*+"""
+    r"""(?>[\t\n\f\r ]*+=[\t\n\f\r ]*+"""
+    r"""(?>"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z)|[^\t\n\f\r >"'][^\t\n\f\r >]*+|))?)*+>"""
+)
+# The next piece of markup (§13.2.5.6 "tag open state"): a start tag (1: name, 2: the rest when
+# it closes), an end tag (3, 4), a comment (5), "</>" (6, ignored), or a bogus comment.
+_NEXT = re.compile(
+    rf"<(?:([A-Za-z][^\t\n\f\r />]*+)({_TAG_BODY})?"
+    rf"|/([A-Za-z][^\t\n\f\r />]*+)({_TAG_BODY})?"
+    r"|(!--)|(/>)|[!?/])"
+)
+_COMMENT_END = re.compile(r"--!?>")
+# §13.2.2: content of these elements is text until the matching end tag.
+_RAW_TEXT = frozenset(
+    {"script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title"}
+)
+# re.ASCII: the tokenizer lower-cases ASCII only, so "</ſcript>" does not end a script.
+_RAW_END = {
+    name: re.compile(rf"</{name}[\t\n\f\r />]", re.IGNORECASE | re.ASCII) for name in _RAW_TEXT
+}
+# (tag, attribute) pairs a person can follow, and how each is reported.
+_LINK_ATTRS: dict[tuple[str, str], LinkPlace] = {
+    ("a", "href"): LinkPlace.HTML_A,
+    ("a", "xlink:href"): LinkPlace.HTML_A,
+    ("area", "href"): LinkPlace.HTML_AREA,
+    ("form", "action"): LinkPlace.HTML_FORM,
+    ("button", "formaction"): LinkPlace.HTML_FORM,
+    ("input", "formaction"): LinkPlace.HTML_FORM,
+}
+_LINK_TAGS = frozenset(tag for tag, _ in _LINK_ATTRS)
+_A_BOUNDARY = re.compile(r"</?a[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
+_DISPLAY_WINDOW = 4096  # characters after <a> searched for its text: bounded work per link
+_STRIP_MARKUP = re.compile(r"<!--.*?(?:-->|\Z)|<[^>]*>?", re.DOTALL)
+_SPACES = re.compile(r"\s+")
+_CHARREF = re.compile(r"&(#[xX][0-9a-fA-F]+;?|#[0-9]+;?|[A-Za-z][A-Za-z0-9]*;?)")
+_LONGEST_NAME = max(map(len, html5))
+_BASE_TAG = frozenset({"base"})
+_BASE_HINT = re.compile(r"<base[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
+
+
+class Attr(NamedTuple):
+    name: str  # lower case
+    value: str  # as written, quotes removed, entities not decoded
+    start: int  # of the value, quotes excluded
+    end: int
+    quote: str  # '"', "'" or "" for an unquoted (or missing) value
+
+
+class Tag(NamedTuple):
+    name: str  # lower case
+    start: int
+    end: int  # just after ">"
+    attrs: tuple[Attr, ...]
+
+
+@functools.lru_cache(maxsize=8)
+def _uneventful(wanted: frozenset[str]) -> re.Pattern[str]:
+    """A run of text, comments and tags not in ``wanted`` that changes no tokenizer state.
+
+    One regex call skips what would otherwise be one loop turn per tag: the states are those
+    of ``_TAG_BODY`` and the comment rules above; whatever it cannot decide (an unclosed tag or
+    comment, a raw-text element, a wanted tag) ends the run and is read by the loop.
+    """
+    stop = "|".join(sorted(wanted | _RAW_TEXT | {"plaintext"}, key=len, reverse=True))
+    return re.compile(
+        r"(?:[^<]++"
+        r"|<(?![A-Za-z/!?])"
+        rf"|<(?!(?i:{stop})(?:[\t\n\f\r />]|\Z))[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
+        rf"|</[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
+        r"|<!--(?>>|->|(?s:.*?)--!?>)"
+        r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![A-Za-z])[^>]*+>"
+        r")*+",
+        re.ASCII,
+    )
+
+
+def iter_start_tags(text: str, wanted: frozenset[str] | None = None) -> Iterator[Tag]:
+    """Yield the start tags of ``text`` in order, skipping comments and raw text.
+
+    With ``wanted``, only those tags (and raw-text elements) are yielded, with their
+    attributes; without it, every start tag with its attributes.
+    """
+    pos = 0
+    search = _NEXT.search
+    skip = None if wanted is None else _uneventful(wanted).match
+    while True:
+        if skip is not None and (run := skip(text, pos)) is not None:
+            pos = run.end()
+        m = search(text, pos)
+        if m is None:
+            return
+        name = m.group(1)
+        if name is not None:
+            name = name.lower()
+            if m.group(2) is None:
+                parsed = _read_tag(text, m.end(1))
+                if parsed is None:
+                    return  # eof-in-tag: the browser drops the tag, and so do we
+                end, attrs = parsed
+            elif wanted is None or name in wanted:
+                end, attrs = m.end(), _attrs(text, m.end(1), m.end())
+            else:
+                end, attrs = m.end(), ()
+            yield Tag(name, m.start(), end, attrs)
+            pos = end
+            if name in _RAW_TEXT:
+                close = _RAW_END[name].search(text, end)
+                if close is None:
+                    return
+                pos = close.start()
+            elif name == "plaintext":
+                return  # §13.2.5.7: everything after <plaintext> is text
+        elif m.group(3) is not None:  # end tags are read like start tags
+            if m.group(4) is None:
+                parsed = _read_tag(text, m.end(3))
+                if parsed is None:
+                    return
+                pos = parsed[0]
+            else:
+                pos = m.end()
+        elif m.group(5) is not None:
+            pos = _skip_comment(text, m.start())
+        elif m.group(6) is not None:
+            pos = m.end()  # "</>" is ignored
+        else:
+            pos = _to_gt(text, m.end())  # "<!", "<?", "</" + other: a bogus comment
+
+
+def _skip_comment(text: str, lt: int) -> int:
+    # §13.2.5.44/45: "<!-->" and "<!--->" close at once.
+    if text.startswith(">", lt + 4):
+        return lt + 5
+    if text.startswith("->", lt + 4):
+        return lt + 6
+    m = _COMMENT_END.search(text, lt + 4)
+    return len(text) if m is None else m.end()
+
+
+def _to_gt(text: str, pos: int) -> int:
+    gt = text.find(">", pos)
+    return len(text) if gt < 0 else gt + 1
+
+
+def _attrs(text: str, pos: int, end: int) -> tuple[Attr, ...]:
+    """The attributes of a tag known to close at ``end`` (so every quote is closed).
+
+    The ``_ATTR`` steps follow one another with no gap (any character starts a step), so
+    finditer over the tag walks the same states as the loop in :func:`_read_tag`.
+    """
+    attrs: list[Attr] = []
+    for m in _ATTR.finditer(text, pos, end):
+        _, name, raw = m.groups()
+        if name is None:
+            break
+        if raw is None:
+            attrs.append(Attr(name.lower(), "", m.end(), m.end(), ""))
+        elif raw[:1] in ('"', "'"):
+            attrs.append(Attr(name.lower(), raw[1:-1], m.start(3) + 1, m.end(3) - 1, raw[0]))
+        else:
+            attrs.append(Attr(name.lower(), raw, m.start(3), m.end(3), ""))
+    return tuple(attrs)
+
+
+def _read_tag(text: str, pos: int) -> tuple[int, tuple[Attr, ...]] | None:
+    attrs: list[Attr] = []
+    while True:
+        m = _ATTR.match(text, pos)
+        if m is None:
+            return None
+        if m.group(1):
+            return m.end(), tuple(attrs)
+        raw = m.group(3)
+        name = m.group(2).lower()
+        if raw is None:
+            attrs.append(Attr(name, "", m.end(), m.end(), ""))
+        elif raw[:1] in ('"', "'"):
+            if len(raw) < 2 or raw[-1] != raw[0]:
+                return None  # unclosed quote: runs to end of input
+            vstart = m.start(3) + 1
+            attrs.append(Attr(name, raw[1:-1], vstart, m.end(3) - 1, raw[0]))
+        else:
+            attrs.append(Attr(name, raw, m.start(3), m.end(3), ""))
+        pos = m.end()
+
+
+def unescape_attribute(value: str) -> str:
+    """Decode character references as the tokenizer does inside an attribute value.
+
+    Differs from :func:`html.unescape` in one rule (§13.2.5.73 "named character reference
+    state"): in an attribute, a legacy reference without ";" followed by "=" or an alphanumeric
+    stays as written, so ``?a=1&copy=2`` keeps its ``&copy``.
+    """
+    if "&" not in value:
+        return value
+    if "&" not in value.replace("&amp;", ""):  # by far the most common reference in a URL
+        return value.replace("&amp;", "&")
+    return _CHARREF.sub(lambda m: _charref(m, value), value)
+
+
+def _charref(m: re.Match[str], value: str) -> str:
+    ref = m.group(1)
+    if ref[0] == "#":
+        return html.unescape(m.group() if ref.endswith(";") else m.group() + ";")
+    if ref in html5:  # "amp;" and the legacy "amp" both live in the table
+        if not ref.endswith(";") and _blocks_legacy(value, m.end()):
+            return m.group()
+        return html5[ref]
+    # The longest legacy prefix: "&notit" → "¬it". No name in the table is longer than 32.
+    for cut in range(min(len(ref) - 1, _LONGEST_NAME), 1, -1):
+        head = ref[:cut]
+        if head in html5:
+            if ref[cut].isalnum() or ref[cut] == "=":
+                return m.group()
+            return html5[head] + ref[cut:]
+    return m.group()
+
+
+def _blocks_legacy(value: str, end: int) -> bool:
+    return end < len(value) and (value[end].isalnum() or value[end] == "=")
+
+
+def escape_attribute(value: str, quote: str) -> str:
+    """Escape ``value`` to sit in an attribute quoted with ``quote`` ("" = unquoted)."""
+    out = value.replace("&", "&amp;")
+    if quote == '"':
+        return out.replace('"', "&quot;")
+    if quote == "'":
+        return out.replace("'", "&#39;")
+    # §13.2.5.38: an unquoted value ends at whitespace or ">", and quotes, "<", "=" and "`"
+    # in it are parse errors; numeric references keep it one clean token.
+    return re.sub(r"[\"'<=>`]", lambda m: f"&#{ord(m.group())};", out)
+
+
+def display_text(text: str, start: int, limit: int) -> str | None:
+    """The text a person sees for the ``<a>`` whose start tag ends at ``start``."""
+    m = _A_BOUNDARY.search(text, start, start + _DISPLAY_WINDOW)
+    inner = text[start : m.start() if m else start + _DISPLAY_WINDOW]
+    shown = _SPACES.sub(" ", html.unescape(_STRIP_MARKUP.sub(" ", inner))).strip()
+    return shown[:limit].rstrip() or None
+
+
+def _base_url(text: str) -> str | None:
+    """The document base URL from the first ``<base href>`` (§4.2.3), if it is http(s)."""
+    if _BASE_HINT.search(text) is None:
+        return None
+    for tag in iter_start_tags(text, _BASE_TAG):
+        if tag.name == "base":
+            for attr in tag.attrs:
+                if attr.name == "href":
+                    return http_url(browser_url(unescape_attribute(attr.value)))
+    return None
+
+
+def _destination(value: str, base: str | None) -> str | None:
+    url = browser_url(unescape_attribute(value))
+    absolute = http_url(url)
+    if absolute is not None or url[:1] in ("", "#"):
+        return absolute
+    if base is not None:
+        try:
+            return http_url(ada_url.join_url(base, url))
+        except ValueError:
+            return None
+    if url[:2].replace("\\", "/") == "//":
+        # Scheme-relative: in webmail the page is https, so that is where a click goes.
+        return http_url("https:" + url)
+    return None
+
+
+def scan_html(text: str, book: LinkBook, skip: Regions, *, display_limit: int) -> list[Edit]:
+    """Seal every ``a``/``area`` href and form action of an HTML text."""
+    base = _base_url(text)
+    edits: list[Edit] = []
+    for tag in iter_start_tags(text, _LINK_TAGS):
+        if tag.name not in _LINK_TAGS:
+            continue
+        if tag.name == "form":
+            book.forms += 1
+        for attr in tag.attrs:
+            place = _LINK_ATTRS.get((tag.name, attr.name))
+            if place is None or (skip and skip.overlaps(attr.start, attr.end)):
+                continue
+            url = _destination(attr.value, base)
+            if url is None:
+                continue
+            shown: str | None = None
+            if place is LinkPlace.HTML_A:
+                shown = display_text(text, tag.end, display_limit)
+            elif place is LinkPlace.HTML_AREA:
+                shown = (
+                    next((unescape_attribute(a.value) for a in tag.attrs if a.name == "alt"), None)
+                    or None
+                )
+            link = book.seal(url, source=attr.value, place=place, display_text=shown)
+            if link.replacement is not None:
+                edits.append(
+                    Edit(
+                        attr.start,
+                        attr.end,
+                        escape_attribute(link.replacement, attr.quote),
+                        (link,),
+                    )
+                )
+    return edits

@@ -1,0 +1,148 @@
+"""What the scanners share: the edit they propose, the book that asks the sealer, URL clean-up.
+
+A scanner (HTML, plain text, calendar) reads decoded text and returns :class:`Edit` values:
+"replace text[start:end] with this". It never builds the new text itself, so every character
+it does not name stays as it was. Each edit carries the links it seals; when a later stage
+cannot carry an edit (a charset that cannot encode it) the links are marked as skipped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from linkguard.rewriter.model import LinkOutcome, LinkPlace, LinkRecord, RewriteContext
+
+# A replacement must be a single printable-ASCII token (RFC 3986 §2 characters and the few
+# that HTML escaping handles); spaces or controls would end the link early or break a line.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+# WHATWG URL §4.4 (basic URL parser): leading and trailing C0 controls and spaces are stripped
+# and every ASCII tab or newline is removed before anything else is read.
+_C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
+_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
+# Bytes a charset could not decode travel as lone surrogates (PEP 383 "surrogateescape").
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def browser_url(value: str) -> str:
+    """The string a browser would parse for this link value (WHATWG URL §4.4, first steps)."""
+    value = value.strip(_C0_AND_SPACE)
+    if "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_TAB_NEWLINE)
+    return value
+
+
+def http_url(value: str) -> str | None:
+    """``value`` (already browser-cleaned) if its scheme is http or https, else None."""
+    m = _SCHEME.match(value)
+    if m is None or m.group(1).lower() not in ("http", "https"):
+        return None
+    if value.isascii():
+        return value
+    return _ESCAPED_BYTE.sub(lambda b: f"%{ord(b.group()) - 0xDC00:02X}", value)
+
+
+class PendingLink:
+    """A link record still open to change until its part is written (mutable on purpose)."""
+
+    __slots__ = ("display_text", "outcome", "part", "place", "replacement", "source", "url")
+
+    def __init__(
+        self,
+        *,
+        part: str,
+        place: LinkPlace,
+        url: str,
+        source: str,
+        display_text: str | None,
+    ) -> None:
+        self.part = part
+        self.place = place
+        self.url = url
+        self.source = source
+        self.display_text = display_text
+        self.replacement: str | None = None
+        self.outcome = LinkOutcome.DECLINED
+
+    def drop(self, outcome: LinkOutcome) -> None:
+        if self.outcome is LinkOutcome.REWRITTEN:
+            self.replacement = None
+            self.outcome = outcome
+
+    def record(self) -> LinkRecord:
+        return LinkRecord(
+            part=self.part,
+            place=self.place,
+            url=self.url,
+            source=self.source,
+            replacement=self.replacement,
+            outcome=self.outcome,
+            display_text=self.display_text,
+        )
+
+
+class Edit(NamedTuple):
+    """Replace ``[start, end)`` of a decoded text (or byte string) with ``text``."""
+
+    start: int
+    end: int
+    text: str
+    links: tuple[PendingLink, ...]
+
+    def drop(self, outcome: LinkOutcome) -> None:
+        for link in self.links:
+            link.drop(outcome)
+
+
+class LinkBook:
+    """Asks the sealer about each link, in message order, and keeps what it answered."""
+
+    def __init__(self, context: RewriteContext) -> None:
+        self._context = context
+        self.links: list[PendingLink] = []
+        self.part = ""
+        self.forms = 0
+
+    def seal(
+        self, url: str, *, source: str, place: LinkPlace, display_text: str | None = None
+    ) -> PendingLink:
+        link = PendingLink(
+            part=self.part, place=place, url=url, source=source, display_text=display_text
+        )
+        index = len(self.links)
+        self.links.append(link)
+        if self._context.is_sealed(url):
+            link.outcome = LinkOutcome.ALREADY_SEALED
+            return link
+        replacement = self._context.sealer(url, display_text=display_text, index=index)
+        if replacement is None or replacement == url:
+            link.outcome = LinkOutcome.DECLINED
+        elif _TOKEN.fullmatch(replacement) is None:
+            link.outcome = LinkOutcome.BAD_REPLACEMENT
+        else:
+            link.replacement = replacement
+            link.outcome = LinkOutcome.REWRITTEN
+        return link
+
+
+class Regions:
+    """Sorted, disjoint ``[start, end)`` ranges a scanner must not touch (PGP armor)."""
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, spans: Sequence[tuple[int, int]] = ()) -> None:
+        self._starts = [s for s, _ in spans]
+        self._ends = [e for _, e in spans]
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self._starts, max(start, end - 1)) - 1
+        return i >= 0 and self._ends[i] > start
+
+
+NO_REGIONS = Regions()
