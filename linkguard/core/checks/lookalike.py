@@ -152,11 +152,11 @@ class LookalikeCheck:
         best: Signal | None = None
         for i, seg in enumerate(segments):
             others = [s for j, s in enumerate(segments) if j != i]
-            others_are_words = all(self._is_words(o) for o in others)
             hit = self._segment_hit(seg, skeleton(seg))
             if hit is not None:
                 if len(segments) == 1:
                     continue  # the whole label: handled as typo/homoglyph above
+                others_are_words = all(self._is_words(o) for o in others)
                 # The brand as a word of its own beside other words ("paypal-refunds"): a long
                 # name reads as the brand whatever the other words are; a short one needs
                 # lure words around it ("dhl-tracking", not "dhl-history").
@@ -173,7 +173,11 @@ class LookalikeCheck:
             for text, in_skeleton in ((seg, False), (sk, True)):
                 if in_skeleton and (not _disguised(seg, sk) or best is not None):
                     break
-                for position, token in self.brands.find_inside(text):
+                inside = self.brands.find_inside(text)
+                if not inside:
+                    continue
+                others_are_words = all(self._is_words(o) for o in others)
+                for position, token in inside:
                     if len(token) <= 3:
                         continue  # three letters inside a word are a coincidence ("usccb")
                     left, right = text[:position], text[position + len(token):]
@@ -198,7 +202,9 @@ class LookalikeCheck:
         for part in _HYPHENS.split(label):
             if not part:
                 continue
-            if part.isalpha() or self.brands.homoglyph(part) is not None:
+            if part.isalpha() or self.brands.homoglyph(part) is not None or (
+                    len(part) >= 5 and self.brands.typo(
+                        self.brands.confusables.skeleton(part), skeletons=True)):
                 out.append(part)
             else:
                 out.extend(p for p in _DIGITS.split(part) if p)
@@ -206,6 +212,9 @@ class LookalikeCheck:
 
     def _segment_hit(self, seg: str, skeleton: str) -> TokenHit | None:
         hit = self.brands.exact(seg) or self.brands.homoglyph(seg)
+        if hit is None and len(seg) >= 5 and _disguised(seg, skeleton):
+            # Look-alike characters and one slip together ("netfl1x": 1 for i).
+            hit = self.brands.typo(skeleton, skeletons=True)
         if hit is None and len(seg) >= 7:
             # A misspelt brand beside other words ("paypall-login"), for long distinctive
             # tokens only: a short word one edit from a brand is usually just a word.
