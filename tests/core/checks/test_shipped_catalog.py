@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from linkguard.core.model import Verdict
-from tests.core.support import Judging, codes
+from tests.core.support import Judging
 
 ATTACKS = [
     ("https://paypa1.com/login", Verdict.CONFIRM),
