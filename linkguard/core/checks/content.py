@@ -9,6 +9,7 @@ is not the brand it names, personalised with the victim's address (``#alice@exam
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import unquote
@@ -130,8 +131,33 @@ class ContentCheck:
             shapes.append("kit-parameters")
         if _CMS_INTERNALS.search(url.path) and not _STATIC_FILE.search(url.path):
             shapes.append("cms-internals")
+        if _PADDING.search(url.path) or _PADDING.search(url.query):
+            # "index.html..........": padding kits add so that a preview or a log line shows
+            # only the harmless-looking start of the address.
+            shapes.append("padding")
+        if _HASH_DIRECTORY.match(url.path):
+            shapes.append("per-visit-directory")
+        if "%" in url.path and _mixed_letters(unquote(url.path)):  # WHATWG percent-encodes
+            shapes.append("mixed-script-path")
         if shapes:
             yield Signal("path.kit", {"shapes": ",".join(shapes)}, min(1.0, 0.8 * len(shapes)))
+
+
+# Kits copy themselves into a fresh directory named by an MD5/SHA1 hex digest for each visitor,
+# so every victim gets a different URL and takedowns of one do not stop the others.
+_HASH_DIRECTORY = re.compile(r"^/(?:[0-9a-f]{32}|[0-9a-f]{40})/?$")
+_PADDING = re.compile(r"\.{6,}|(?:%2e){6,}", re.IGNORECASE)
+
+
+def _mixed_letters(path: str) -> bool:
+    """Latin words with Greek or Cyrillic letters inside them ("fαilεd"): a filter evasion,
+    never the spelling of a real path."""
+    for word in re.findall(r"[^\W\d_]{3,}", path):
+        if not word.isascii() and any(c.isascii() for c in word):
+            names = {unicodedata.name(c, "").split(" ", 1)[0] for c in word if not c.isascii()}
+            if names & {"GREEK", "CYRILLIC"}:
+                return True
+    return False
 
 
 def _words_inside(text: str, words: re.Pattern[str]) -> list[str]:

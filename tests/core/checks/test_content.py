@@ -47,3 +47,23 @@ def test_sign_in_page_over_plain_http(crafted: Judging) -> None:
     assert "scheme.http_credentials" not in codes(secure)
     assert plain.verdict > secure.verdict
     assert "scheme.http_credentials" not in codes(crafted("http://example.org/blog/recipes"))
+
+
+@pytest.mark.parametrize(("url", "shape"), [
+    ("https://example.org/doc/info/index.html.................", "padding"),
+    ("https://example.org/0338e571d4e8671c72ff7976af44cd8c/", "per-visit-directory"),
+    ("https://example.org/account/fαilεdsync", "mixed-script-path"),
+])
+def test_kit_shapes(crafted: Judging, url: str, shape: str) -> None:
+    reason = next(r for r in crafted(url).reasons if r.code == "path.kit")
+    assert shape in str(reason.evidence["shapes"])
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.org/docs/v1.2.3/",
+    "https://example.org/download/0338e571d4e8671c72ff7976af44cd8c.zip",
+    "https://example.org/wiki/Αθήνα",  # all Greek: a real word
+    "https://example.org/blog/Москва-guide",  # Cyrillic word beside a Latin one
+])
+def test_kit_shape_near_misses(crafted: Judging, url: str) -> None:
+    assert "path.kit" not in codes(crafted(url))
