@@ -39,6 +39,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "host.port": 2.0,
     "host.deep_subdomain": 2.5,
     "host.many_hyphens": 2.0,
+    "host.long_name": 1.0,
     "host.embedded_domain": 4.0,
     "host.random_label": 3.0,
     "tld.suspicious": 4.0,

@@ -28,6 +28,7 @@ REASONS: dict[str, str] = {
     "host.port": "The link uses an unusual network port.",
     "host.deep_subdomain": "The address has an unusually long chain of sub-domains.",
     "host.many_hyphens": "The site name is made of many hyphenated words.",
+    "host.long_name": "The site name is unusually long.",
     "host.embedded_domain": "The address puts what looks like the end of a familiar domain "
     "(such as '.com') in front of the real one.",
     "host.random_label": "The site name looks machine-generated.",
