@@ -5,6 +5,7 @@ The only module that reads ``Settings``. Everything it builds is passed down as 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,13 +14,13 @@ from typing import Any
 import yaml
 
 from linkguard.adapters.catalog_files import load_catalog, load_confusables, read_text
-from linkguard.core.catalog import Catalog, own_brand
+from linkguard.core.catalog import Catalog, own_brand, parse_host_lines
 from linkguard.core.checks import Check, default_checks
 from linkguard.core.engine import evaluate
 from linkguard.core.listfile import ListFileError, Problem
 from linkguard.core.model import OFFLINE, Decision, Facts, LinkContext
 from linkguard.core.policy import Policy, PolicyError
-from linkguard.core.tokens import KeyRing, TokenError, open_token
+from linkguard.core.tokens import KeyRing, TokenError, generate_key_spec, open_token
 from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
 from linkguard.core.url import ParsedUrl, parse_url
 from linkguard.rewriter.sealer import TokenSealer
@@ -81,20 +82,49 @@ def build_sealer(*, base_url: str | None, recipient: str | None, issued_at: int,
                  settings: Settings | None = None) -> TokenSealer:
     """The sealer for rewriting mail. Refuses to work without configured keys."""
     settings = settings or Settings()
-    if settings.link_keys is None:
-        raise ValueError("no link keys: set LINKGUARD_LINK_KEYS (see 'linkguard keys new')")
-    return TokenSealer(keys=KeyRing.parse(settings.link_keys.get_secret_value()),
-                       base_url=base_url or settings.base_url, issued_at=issued_at,
-                       recipient=recipient,
-                       do_not_rewrite=frozenset(h.lower() for h in settings.do_not_rewrite))
+    keys = load_keys(settings)
+    if keys is None:
+        raise ValueError("no link keys: set LINKGUARD_LINK_KEYS (see 'linkguard keys new'), "
+                         "or LINKGUARD_DEV_MODE=true for a local key on this machine only")
+    exempt = {h.lower().rstrip(".") for h in settings.do_not_rewrite}
+    for path in settings.do_not_rewrite_files:
+        exempt |= parse_host_lines(read_text(path), str(path))
+    return TokenSealer(keys=keys, base_url=base_url or settings.base_url, issued_at=issued_at,
+                       recipient=recipient, do_not_rewrite=frozenset(exempt))
+
+
+DEV_KEY_FILE = "dev-link-keys"
+
+
+def load_keys(settings: Settings) -> KeyRing | None:
+    """The configured link keys; in dev mode without them, a key kept in the data directory.
+
+    Placeholder or malformed keys raise KeyConfigError (a ValueError): refusing to start beats
+    sealing links anyone could forge.
+    """
+    if settings.link_keys is not None:
+        return KeyRing.parse(settings.link_keys.get_secret_value())
+    if not settings.dev_mode:
+        return None
+    path = settings.data_dir / DEV_KEY_FILE
+    if path.exists():
+        return KeyRing.parse(path.read_text(encoding="utf-8").strip())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    spec = generate_key_spec("dev")
+    # Created with 0600 before the key is written: the key never sits in a readable file.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(spec + "\n")
+    return KeyRing.parse(spec)
 
 
 def own_links(settings: Settings) -> OwnLinks:
     """Our own links: recognised by the base URL, opened when keys are configured."""
     base = settings.base_url.rstrip("/") + "/r/"
-    if settings.link_keys is None:
+    keys = load_keys(settings) if settings.link_keys is not None or (
+        settings.dev_mode and (settings.data_dir / DEV_KEY_FILE).exists()) else None
+    if keys is None:
         return OwnLinks.from_bases([base])
-    keys = KeyRing.parse(settings.link_keys.get_secret_value())
 
     def opener(link: str) -> str | None:
         token = link[len(base):] if link.startswith(base) else link.rsplit("/", 1)[-1]

@@ -34,10 +34,14 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def _judge() -> Judge:
     from linkguard.bootstrap import build_judge
 
+    from linkguard.core.tokens import KeyConfigError
+
     try:
         return build_judge()
     except ListFileError as exc:
         raise _fail(f"cannot load lists:\n{exc}") from None
+    except KeyConfigError as exc:
+        raise _fail(f"LINKGUARD_LINK_KEYS: {exc}") from None
 
 
 @app.command()

@@ -38,11 +38,17 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8080"
     # Link-sealing keys, newest first: "k2:<base64url 32 bytes>,k1:<…>" (linkguard keys new).
     link_keys: SecretStr | None = None
-    # Hosts (with their subdomains) whose links are never rewritten, comma separated.
+    # Hosts (with their subdomains) whose links are never rewritten, comma separated, and
+    # files of such hosts (one per line, '#' comments), for lists kept in git.
     do_not_rewrite: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    do_not_rewrite_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # Local development only: without LINKGUARD_LINK_KEYS, generate a key and keep it in
+    # data_dir (never for production: links die with the file).
+    dev_mode: bool = False
+    data_dir: Path = Path("var")
 
     @field_validator("list_files", "brand_files", "org_domains", "disabled_checks",
-                     "do_not_rewrite", mode="before")
+                     "do_not_rewrite", "do_not_rewrite_files", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -213,3 +213,42 @@ def test_rewrite_passes_garbage_through(monkeypatch: pytest.MonkeyPatch) -> None
     assert result.exit_code == 0
     assert result.stdout_bytes.endswith(garbage)
     assert b"passthrough=" in result.stdout_bytes
+
+
+def test_dev_mode_generates_and_keeps_a_local_key(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.delenv("LINKGUARD_LINK_KEYS", raising=False)
+    monkeypatch.setenv("LINKGUARD_DEV_MODE", "true")
+    monkeypatch.setenv("LINKGUARD_DATA_DIR", str(tmp_path / "data"))
+    first = runner.invoke(app, ["rewrite", "-"], input=MESSAGE)
+    assert first.exit_code == 0, first.output
+    key_file = tmp_path / "data" / "dev-link-keys"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    spec = key_file.read_text().strip()
+    second = runner.invoke(app, ["rewrite", "-"], input=MESSAGE)
+    assert key_file.read_text().strip() == spec  # kept, not regenerated
+    token = second.stdout_bytes.split(b"/r/", 1)[1].split(b'"', 1)[0].decode()
+    assert isinstance(open_token(token, KeyRing.parse(spec)), LinkClaims)
+
+
+@pytest.mark.parametrize("spec", ["k1:changeme", "k1:" + "A" * 43, "nonsense"])
+def test_placeholder_or_bad_keys_refuse_to_start(monkeypatch: pytest.MonkeyPatch,
+                                                 spec: str) -> None:
+    monkeypatch.setenv("LINKGUARD_LINK_KEYS", spec)
+    rewrite = runner.invoke(app, ["rewrite", "-"], input=MESSAGE)
+    assert rewrite.exit_code == 2
+    check = runner.invoke(app, ["check", "https://example.org/"])
+    assert check.exit_code == 2
+    assert "LINKGUARD_LINK_KEYS" in check.output
+
+
+def test_do_not_rewrite_file_is_honoured(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    monkeypatch.setenv("LINKGUARD_LINK_KEYS", generate_key_spec("k1"))
+    exempt = tmp_path / "exempt.txt"
+    exempt.write_text("# partner portal, scanned by its own gateway\nexample.org\n")
+    monkeypatch.setenv("LINKGUARD_DO_NOT_REWRITE_FILES", str(exempt))
+    result = runner.invoke(app, ["rewrite", "-"], input=MESSAGE)
+    assert b"/r/" not in result.stdout_bytes  # the destination is exempt: left as it came
+    assert b"safelinks.protection.outlook.com" in result.stdout_bytes
+    assert b"rewritten=0; skipped=1" in result.stdout_bytes
