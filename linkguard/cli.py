@@ -33,7 +33,6 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _judge() -> Judge:
     from linkguard.bootstrap import build_judge
-
     from linkguard.core.tokens import KeyConfigError
 
     try:
