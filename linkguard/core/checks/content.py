@@ -120,7 +120,11 @@ class ContentCheck:
         for word in sorted(segments | {w for w in words if len(w) >= 5}):
             hit = self.brands.exact(word)
             if hit is not None:
-                yield Signal("path.brand", {"brand": hit.brand.name, "seen": word}, 0.75)
+                # With a page of its own under it ("/netflix/index.html", "/dhl/login.php") the
+                # brand is the page's subject, as in a kit copied into a brand-named folder.
+                page = _PAGE_FILE.search(url.path) is not None and word in segments
+                yield Signal("path.brand", {"brand": hit.brand.name, "seen": word},
+                             1.0 if page else 0.75)
                 return
 
     def _kit(self, url: ParsedUrl, path: str) -> Iterator[Signal]:
@@ -140,9 +144,14 @@ class ContentCheck:
         if "%" in url.path and _mixed_letters(unquote(url.path)):  # WHATWG percent-encodes
             shapes.append("mixed-script-path")
         if shapes:
-            yield Signal("path.kit", {"shapes": ",".join(shapes)}, min(1.0, 0.8 * len(shapes)))
+            # Shapes only kits make count fully alone; a login page or a CMS directory is
+            # also what many legitimate links look like, so it needs company.
+            strength = 1.0 if len(shapes) > 1 or shapes[0] not in _COMMON_SHAPES else 0.8
+            yield Signal("path.kit", {"shapes": ",".join(shapes)}, strength)
 
 
+_PAGE_FILE = re.compile(r"\.(?:php\d?|html?|aspx?|jsp)$", re.IGNORECASE)
+_COMMON_SHAPES = frozenset({"credential-page", "cms-internals"})
 # Kits copy themselves into a fresh directory named by an MD5/SHA1 hex digest for each visitor,
 # so every victim gets a different URL and takedowns of one do not stop the others.
 _HASH_DIRECTORY = re.compile(r"^/(?:[0-9a-f]{32}|[0-9a-f]{40})/?$")
