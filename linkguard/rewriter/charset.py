@@ -136,6 +136,8 @@ def _encode(text: str, codec: str) -> bytes:
 
 def to_byte_edits(view: TextView, edits: Sequence[Edit]) -> list[ByteEdit] | None:
     """Byte edits for sorted, disjoint text edits; None if the charset cannot carry them."""
+    if view.codec == "utf-8" and view.text.isascii():
+        return _ascii_byte_edits(view, edits)
     out: list[ByteEdit] = []
     kept: list[Edit] = []
     pieces: list[bytes] = [view.prefix]
@@ -162,6 +164,22 @@ def to_byte_edits(view: TextView, edits: Sequence[Edit]) -> list[ByteEdit] | Non
     if b"".join(pieces) == view.data:
         return out
     return _whole(view, kept)
+
+
+def _ascii_byte_edits(view: TextView, edits: Sequence[Edit]) -> list[ByteEdit]:
+    """:func:`to_byte_edits` for ASCII text read as UTF-8: each character was one byte (any
+    other byte would have been decoded to a non-ASCII character or a surrogate), so the pieces
+    add up by construction and text offsets are byte offsets after the BOM."""
+    out: list[ByteEdit] = []
+    shift = len(view.prefix)
+    for edit in edits:
+        try:
+            new = edit.text.encode("utf-8")
+        except UnicodeError:
+            edit.drop(LinkOutcome.UNENCODABLE)
+            continue
+        out.append(ByteEdit(edit.start + shift, edit.end + shift, new, edit))
+    return out
 
 
 def _whole(view: TextView, edits: Sequence[Edit]) -> list[ByteEdit] | None:

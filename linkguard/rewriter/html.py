@@ -44,10 +44,47 @@ _TAG_BODY = (
     r"""(?>[\t\n\f\r ]*+=[\t\n\f\r ]*+"""
     r"""(?>"[^"]*+(?:"|\Z)|'[^']*+(?:'|\Z)|[^\t\n\f\r >"'][^\t\n\f\r >]*+|))?)*+>"""
 )
-# The next piece of markup (§13.2.5.6 "tag open state"): a start tag (1: name, 2: the rest when
-# it closes), an end tag (3, 4), a comment (5), "</>" (6, ignored), or a bogus comment.
+
+
+def _ascii_caseless(name: str) -> str:
+    """A pattern for the names whose str.lower() is ``name`` (how the step-by-step reader
+    compares names): ASCII letters either way, and "k" also as the Kelvin sign (U+212A), the
+    one other character that str.lower() turns into ASCII."""
+    return "".join(
+        f"[{c.upper()}{c}\u212a]" if c == "k" else f"[{c.upper()}{c}]" if c.isalpha() else c
+        for c in name
+    )
+
+
+# An attribute name that may be one of ``_LINK_ATTRS`` (which one, and on which tag, is checked
+# by the caller), with the characters that end a name after it.
+_LINK_NAME = "(?:{})(?=[\t\n\f\r /=>])".format(
+    "|".join(_ascii_caseless(n) for n in ("href", "xlink:href", "action", "formaction"))
+)
+# The ``_ATTR`` steps as pieces: an attribute that is not a link, and one that may be (its
+# name, and its value with the quotes, are groups). In a tag that closes every quote is
+# closed, so the optional closing quote of ``_ATTR`` is always there.
+_VALUE = """"[^"]*+"?|'[^']*+'?|[^\t\n\f\r >]*+"""
+_OTHER_STEP = (
+    rf"""[\t\n\f\r /]*+(?!{_LINK_NAME})[^\t\n\f\r />][^\t\n\f\r /=>]*+"""
+    rf"""(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:{_VALUE}))?"""
+)
+_LINK_STEP = (
+    rf"""[\t\n\f\r /]*+({_LINK_NAME})"""
+    rf"""(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+({_VALUE}))?"""
+)
+# The next link attribute of a tag known to close (1: name, 2: value), after the others.
+_LINK_ATTR = re.compile(rf"(?:{_OTHER_STEP})*+{_LINK_STEP}")
+# The next piece of markup (§13.2.5.6 "tag open state"): a start tag (1: name, 2: the rest
+# when it closes), an end tag (5, 6), a comment (7), "</>" (8, ignored), or a bogus comment.
+# The rest of a start tag that closes with exactly one attribute that may be a link is read
+# by ``_ATTR`` steps, which hold that one (3, 4): the usual <a href="…" style="…"> is read in
+# one call. Each step is taken whole, as ``_ATTR`` takes it (possessive, atomic):
+# backtracking into a value could end it early and read the rest as another attribute.
 _NEXT = re.compile(
-    rf"<(?:([A-Za-z][^\t\n\f\r />]*+)({_TAG_BODY})?"
+    rf"<(?:([A-Za-z][^\t\n\f\r />]*+)"
+    rf"((?>(?:{_OTHER_STEP})*+(?>{_LINK_STEP})(?:{_OTHER_STEP})*+[\t\n\f\r /]*+>)"
+    rf"|{_TAG_BODY})?"
     rf"|/([A-Za-z][^\t\n\f\r />]*+)({_TAG_BODY})?"
     r"|(!--)|(/>)|[!?/])"
 )
@@ -73,7 +110,6 @@ _LINK_TAGS = frozenset(tag for tag, _ in _LINK_ATTRS)
 _A_BOUNDARY = re.compile(r"</?a[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
 _DISPLAY_WINDOW = 4096  # characters after <a> searched for its text: bounded work per link
 _STRIP_MARKUP = re.compile(r"<!--.*?(?:-->|\Z)|<[^>]*>?", re.DOTALL)
-_SPACES = re.compile(r"\s+")
 _CHARREF = re.compile(r"&(#[xX][0-9a-fA-F]+;?|#[0-9]+;?|[A-Za-z][A-Za-z0-9]*;?)")
 _LONGEST_NAME = max(map(len, html5))
 _BASE_TAG = frozenset({"base"})
@@ -96,12 +132,15 @@ class Tag(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8)
-def _uneventful(wanted: frozenset[str]) -> re.Pattern[str]:
-    """A run of text, comments and tags not in ``wanted`` that changes no tokenizer state.
+def _next_markup(wanted: frozenset[str]) -> re.Pattern[str]:
+    """A run of text, comments and tags not in ``wanted`` that changes no tokenizer state, then
+    the next piece of markup as ``_NEXT`` reads it (same groups), in one match from ``pos``.
 
     One regex call skips what would otherwise be one loop turn per tag: the states are those
     of ``_TAG_BODY`` and the comment rules above; whatever it cannot decide (an unclosed tag or
-    comment, a raw-text element, a wanted tag) ends the run and is read by the loop.
+    comment, a raw-text element, a wanted tag) ends the run and is read by the loop. The run
+    can only end at the end of the text or at a "<" that ``_NEXT`` matches (a "<" it does not
+    is part of the run), so the match fails only where ``_NEXT.search`` would find nothing.
     """
     stop = "|".join(sorted(wanted | _RAW_TEXT | {"plaintext"}, key=len, reverse=True))
     return re.compile(
@@ -111,39 +150,37 @@ def _uneventful(wanted: frozenset[str]) -> re.Pattern[str]:
         rf"|</[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
         r"|<!--(?>>|->|(?s:.*?)--!?>)"
         r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![A-Za-z])[^>]*+>"
-        r")*+",
-        re.ASCII,
+        r")*+" + _NEXT.pattern,
+        re.ASCII,  # no effect on _NEXT's classes; keeps (?i:script) from matching "ſcript"
     )
 
 
-def iter_start_tags(text: str, wanted: frozenset[str] | None = None) -> Iterator[Tag]:
-    """Yield the start tags of ``text`` in order, skipping comments and raw text.
+# A start tag as the loop reads it: name (lower case), start, where its attributes start, end
+# (after ">"), its attributes when the tag had to be read step by step (None: it closes at
+# end, so ``_attrs`` or ``_LINK_ATTR`` can read them without checking quotes), and the match
+# (groups 3, 4: the tag's only attribute that may be a link, if it has exactly one).
+_TagSpan = tuple[str, int, int, int, tuple[Attr, ...] | None, re.Match[str]]
 
-    With ``wanted``, only those tags (and raw-text elements) are yielded, with their
-    attributes; without it, every start tag with its attributes.
-    """
+
+def _tags(text: str, wanted: frozenset[str] | None) -> Iterator[_TagSpan]:
+    """The start tags of ``text`` in order, skipping comments and raw text (see
+    :func:`iter_start_tags`); attributes are left to the caller."""
     pos = 0
-    search = _NEXT.search
-    skip = None if wanted is None else _uneventful(wanted).match
-    while True:
-        if skip is not None and (run := skip(text, pos)) is not None:
-            pos = run.end()
-        m = search(text, pos)
-        if m is None:
-            return
+    find = _NEXT.search if wanted is None else _next_markup(wanted).match
+    while (m := find(text, pos)) is not None:
         name = m.group(1)
         if name is not None:
             name = name.lower()
-            if m.group(2) is None:
-                parsed = _read_tag(text, m.end(1))
+            body = m.end(1)
+            if m.start(2) < 0:
+                parsed = _read_tag(text, body)
                 if parsed is None:
                     return  # eof-in-tag: the browser drops the tag, and so do we
                 end, attrs = parsed
-            elif wanted is None or name in wanted:
-                end, attrs = m.end(), _attrs(text, m.end(1), m.end())
+                yield name, m.start(1) - 1, body, end, attrs, m
             else:
-                end, attrs = m.end(), ()
-            yield Tag(name, m.start(), end, attrs)
+                end = m.end()
+                yield name, m.start(1) - 1, body, end, None, m
             pos = end
             if name in _RAW_TEXT:
                 close = _RAW_END[name].search(text, end)
@@ -152,20 +189,37 @@ def iter_start_tags(text: str, wanted: frozenset[str] | None = None) -> Iterator
                 pos = close.start()
             elif name == "plaintext":
                 return  # §13.2.5.7: everything after <plaintext> is text
-        elif m.group(3) is not None:  # end tags are read like start tags
-            if m.group(4) is None:
-                parsed = _read_tag(text, m.end(3))
-                if parsed is None:
-                    return
-                pos = parsed[0]
-            else:
-                pos = m.end()
-        elif m.group(5) is not None:
-            pos = _skip_comment(text, m.start())
-        elif m.group(6) is not None:
+            continue
+        kind = m.lastindex  # which of the other groups matched tells the kind of markup
+        if kind == 5:  # end tags are read like start tags
+            parsed = _read_tag(text, m.end(5))
+            if parsed is None:
+                return
+            pos = parsed[0]
+        elif kind == 6:
+            pos = m.end()
+        elif kind == 7:
+            pos = _skip_comment(text, m.start(7) - 1)
+        elif kind == 8:
             pos = m.end()  # "</>" is ignored
         else:
             pos = _to_gt(text, m.end())  # "<!", "<?", "</" + other: a bogus comment
+
+
+def iter_start_tags(text: str, wanted: frozenset[str] | None = None) -> Iterator[Tag]:
+    """Yield the start tags of ``text`` in order, skipping comments and raw text.
+
+    With ``wanted``, only those tags (and raw-text elements) are yielded, with their
+    attributes; without it, every start tag with its attributes.
+    """
+    for name, start, body, end, read, _ in _tags(text, wanted):
+        if read is not None:
+            attrs = read
+        elif wanted is None or name in wanted:
+            attrs = _attrs(text, body, end)
+        else:
+            attrs = ()
+        yield Tag(name, start, end, attrs)
 
 
 def _skip_comment(text: str, lt: int) -> int:
@@ -277,7 +331,10 @@ def display_text(text: str, start: int, limit: int) -> str | None:
     """The text a person sees for the ``<a>`` whose start tag ends at ``start``."""
     m = _A_BOUNDARY.search(text, start, start + _DISPLAY_WINDOW)
     inner = text[start : m.start() if m else start + _DISPLAY_WINDOW]
-    shown = _SPACES.sub(" ", html.unescape(_STRIP_MARKUP.sub(" ", inner))).strip()
+    if "<" in inner:
+        inner = _STRIP_MARKUP.sub(" ", inner)
+    # str.split() splits at exactly the characters re's \s matches (str.isspace).
+    shown = " ".join(html.unescape(inner).split())
     return shown[:limit].rstrip() or None
 
 
@@ -309,28 +366,65 @@ def _destination(value: str, base: str | None) -> str | None:
     return None
 
 
+def _link_attrs(text: str, tag: _TagSpan) -> list[tuple[Attr, LinkPlace]]:
+    """The link attributes of a start tag (see :data:`_TagSpan`) and how each is reported.
+
+    A tag that closes is read with the ``_LINK_ATTR`` steps, which pass over the other
+    attributes in the regex engine: the same ``_ATTR`` steps as :func:`_attrs`, without an
+    ``Attr`` for each. With exactly one candidate, ``_NEXT`` has read it already.
+    """
+    name, _, body, end, attrs, m = tag
+    if attrs is not None:
+        return [(a, place) for a in attrs if (place := _LINK_ATTRS.get((name, a.name)))]
+    if m.start(3) >= 0:
+        return _link_attr(name, m, 3)
+    found: list[tuple[Attr, LinkPlace]] = []
+    pos = body
+    while (step := _LINK_ATTR.match(text, pos, end)) is not None:
+        pos = step.end()
+        found += _link_attr(name, step, 1)
+    return found
+
+
+def _link_attr(tag: str, m: re.Match[str], group: int) -> list[tuple[Attr, LinkPlace]]:
+    """The attribute in ``group`` (name) and ``group + 1`` (value) of ``m``, if a link of tag."""
+    name = m[group].lower()
+    place = _LINK_ATTRS.get((tag, name))
+    if place is None:
+        return []  # e.g. "action" on an <a>
+    raw = m[group + 1]
+    if raw is None:
+        at = m.end(group)
+        return [(Attr(name, "", at, at, ""), place)]
+    start, end = m.span(group + 1)
+    if raw[:1] in ('"', "'"):  # closed: the tag closes
+        return [(Attr(name, raw[1:-1], start + 1, end - 1, raw[0]), place)]
+    return [(Attr(name, raw, start, end, ""), place)]
+
+
 def scan_html(text: str, book: LinkBook, skip: Regions, *, display_limit: int) -> list[Edit]:
     """Seal every ``a``/``area`` href and form action of an HTML text."""
     base = _base_url(text)
     edits: list[Edit] = []
-    for tag in iter_start_tags(text, _LINK_TAGS):
-        if tag.name not in _LINK_TAGS:
+    for tag in _tags(text, _LINK_TAGS):
+        name, _, body, end, attrs, _ = tag
+        if name not in _LINK_TAGS:
             continue
-        if tag.name == "form":
+        if name == "form":
             book.forms += 1
-        for attr in tag.attrs:
-            place = _LINK_ATTRS.get((tag.name, attr.name))
-            if place is None or (skip and skip.overlaps(attr.start, attr.end)):
+        for attr, place in _link_attrs(text, tag):
+            if skip and skip.overlaps(attr.start, attr.end):
                 continue
             url = _destination(attr.value, base)
             if url is None:
                 continue
             shown: str | None = None
             if place is LinkPlace.HTML_A:
-                shown = display_text(text, tag.end, display_limit)
+                shown = display_text(text, end, display_limit)
             elif place is LinkPlace.HTML_AREA:
+                every = _attrs(text, body, end) if attrs is None else attrs
                 shown = (
-                    next((unescape_attribute(a.value) for a in tag.attrs if a.name == "alt"), None)
+                    next((unescape_attribute(a.value) for a in every if a.name == "alt"), None)
                     or None
                 )
             link = book.seal(url, source=attr.value, place=place, display_text=shown)

@@ -18,7 +18,8 @@ from linkguard.rewriter.model import LinkOutcome, LinkPlace, LinkRecord, Rewrite
 # A replacement must be a single printable-ASCII token (RFC 3986 §2 characters and the few
 # that HTML escaping handles); spaces or controls would end the link early or break a line.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+# The scheme (RFC 3986 §3.1: letters, digits, "+", "-", ".") is "http" or "https", any case.
+_HTTP_SCHEME = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?:")
 # WHATWG URL §4.4 (basic URL parser): leading and trailing C0 controls and spaces are stripped
 # and every ASCII tab or newline is removed before anything else is read.
 _C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
@@ -37,8 +38,7 @@ def browser_url(value: str) -> str:
 
 def http_url(value: str) -> str | None:
     """``value`` (already browser-cleaned) if its scheme is http or https, else None."""
-    m = _SCHEME.match(value)
-    if m is None or m.group(1).lower() not in ("http", "https"):
+    if _HTTP_SCHEME.match(value) is None:
         return None
     if value.isascii():
         return value
@@ -73,14 +73,16 @@ class PendingLink:
             self.outcome = outcome
 
     def record(self) -> LinkRecord:
+        # Positional (in field order): a frozen dataclass is built field by field, and keyword
+        # arguments add to that, once per link.
         return LinkRecord(
-            part=self.part,
-            place=self.place,
-            url=self.url,
-            source=self.source,
-            replacement=self.replacement,
-            outcome=self.outcome,
-            display_text=self.display_text,
+            self.part,
+            self.place,
+            self.url,
+            self.source,
+            self.replacement,
+            self.outcome,
+            self.display_text,
         )
 
 
@@ -101,7 +103,8 @@ class LinkBook:
     """Asks the sealer about each link, in message order, and keeps what it answered."""
 
     def __init__(self, context: RewriteContext) -> None:
-        self._context = context
+        self._is_sealed = context.is_sealed
+        self._sealer = context.sealer
         self.links: list[PendingLink] = []
         self.part = ""
         self.forms = 0
@@ -114,10 +117,10 @@ class LinkBook:
         )
         index = len(self.links)
         self.links.append(link)
-        if self._context.is_sealed(url):
+        if self._is_sealed(url):
             link.outcome = LinkOutcome.ALREADY_SEALED
             return link
-        replacement = self._context.sealer(url, display_text=display_text, index=index)
+        replacement = self._sealer(url, display_text=display_text, index=index)
         if replacement is None or replacement == url:
             link.outcome = LinkOutcome.DECLINED
         elif _TOKEN.fullmatch(replacement) is None:

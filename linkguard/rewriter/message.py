@@ -32,6 +32,7 @@ unreadable structure, an internal error, or every text part left alone for the r
 from __future__ import annotations
 
 import binascii
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -225,12 +226,9 @@ class _Run:
         if not byte_edits:
             return
         if codec is not None:
-            spliced = codec.splices(byte_edits)
+            self.splices += codec.splices(byte_edits, at=ent.body_start)
         else:
-            spliced = self.identity(ent, section, body, byte_edits, cte)
-        self.splices += (
-            Splice(ent.body_start + s.start, ent.body_start + s.end, s.data) for s in spliced
-        )
+            self.splices += self.identity(ent, section, body, byte_edits, cte)
         if ent.header_end == ent.body_start:
             # No empty line ended the header block: the body began at the first line that did
             # not look like a field. A changed first line could start to look like one (a
@@ -241,9 +239,10 @@ class _Run:
         self, ent: Entity, section: str, body: bytes, edits: list[ByteEdit], cte: str
     ) -> list[Splice]:
         """Splices for a 7bit/8bit/binary body; quoted-printable if a line grows too long."""
+        at = ent.body_start
         new = apply(body, edits)
         if cte == "binary" or longest_line(new) <= MAX_LINE or longest_line(body) > MAX_LINE:
-            return [Splice(e.start, e.end, e.data) for e in edits]
+            return [Splice(at + e.start, at + e.end, e.data) for e in edits]
         # A sealed link pushed a line past RFC 5322's 998 octets: carry the part as
         # quoted-printable instead (what an MTA does for 8BITMIME downgrade, RFC 6152 §3).
         declared = next(
@@ -257,17 +256,20 @@ class _Run:
             self.splices.append(Splice(declared.start, declared.end, line))
         else:
             self.splices.append(Splice(ent.header_end, ent.header_end, line))
-        return [Splice(0, len(body), qp_encode(new, eol_of(body, self.eol)))]
+        return [Splice(at, at + len(body), qp_encode(new, eol_of(body, self.eol)))]
 
 
 def _header_line(context: RewriteContext, value: str, eol: bytes) -> bytes:
     return f"{context.header_name}: {value}".encode("ascii") + eol
 
 
+_START_END = operator.itemgetter(0, 1)  # a Splice's (start, end)
+
+
 def _assemble(raw: bytes, splices: list[Splice]) -> bytes:
     pieces: list[bytes] = []
     pos = 0
-    for s in sorted(splices, key=lambda s: (s.start, s.end)):
+    for s in sorted(splices, key=_START_END):
         pieces += (raw[pos : s.start], s.data)
         pos = max(pos, s.end)
     pieces.append(raw[pos:])

@@ -30,12 +30,15 @@ _NO_SPACE_SCRIPTS = re.compile(
 )
 _TRAILING = frozenset(".,;:!?'\"*")
 _PAIRS = {")": "(", "]": "["}
+_MAY_TRIM = _TRAILING | _PAIRS.keys()
 _WWW_HOST = re.compile(r"[Ww][Ww][Ww]\.[^\W_][\w\-]*\.[^\W_]")
 _HTTP_HOST = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://(?:[^\W_]|\[)")
 
 
 def trim_url(candidate: str) -> str:
     """Drop the trailing punctuation a linkifier leaves out of a URL."""
+    if candidate[-1:] not in _MAY_TRIM:
+        return candidate  # the usual case: nothing to count
     end = len(candidate)
     # Bracket counts kept as we cut (a recount per character would be quadratic).
     opened = {close: candidate.count(open_) for close, open_ in _PAIRS.items()}

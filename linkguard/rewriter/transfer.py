@@ -87,6 +87,12 @@ def qp_encode(decoded: bytes, eol: bytes) -> bytes:
     with uniform line breaks and its result checked; anything else goes through
     :func:`_qp_lines`. Soft breaks follow the text's own line breaks, or ``eol`` if it has none.
     """
+    if b"\n" not in decoded and b"\r" not in decoded:
+        # One line (the common case: a link inside a long line): nothing ends in white space
+        # before a break, so b2a_qp keeps to 76. It writes soft breaks like the first line
+        # break of its input, so an empty first line ending in ``eol`` (dropped again) sets
+        # them; the text itself is then read from the start of a line, as if alone.
+        return binascii.b2a_qp(eol + decoded, istext=True)[len(eol) :]
     lf = decoded.count(b"\n")
     crlf = decoded.count(b"\r\n")
     if decoded.count(b"\r") == crlf and crlf in (0, lf):
@@ -166,15 +172,16 @@ class QuotedPrintable:
             size += len(binascii.a2b_qp(body[start:pos]))
         return [*enc, n], [*dec, size]
 
-    def splices(self, edits: Sequence[ByteEdit]) -> list[Splice]:
-        """Re-encode only the physical lines that hold an edit.
+    def splices(self, edits: Sequence[ByteEdit], at: int = 0) -> list[Splice]:
+        """Re-encode only the physical lines that hold an edit; offsets are ``at`` + offsets
+        in the body (``at``: where the body starts in the message).
 
         A soft break only says "join", so physical lines are independent: the lines an edit
         touches are encoded anew (ending in the same kind of break) and the others keep their
         bytes.
         """
         if self._physical_lines:
-            return self._runs(self._enc, self._dec, edits)
+            return self._runs(self._enc, self._dec, edits, at)
         out: list[Splice] = []
         for first, last, group in _group(edits, self._dec, self.decoded):
             pos, end = self._enc[first], self._enc[last + 1]
@@ -182,12 +189,15 @@ class QuotedPrintable:
             if enc[-1] != end:
                 enc.append(end)
             dec = _DecodedStarts(self._body, enc, self._dec[first], self._dec[last + 1])
-            out += self._runs(enc, dec, group)
+            out += self._runs(enc, dec, group, at)
         return out
 
-    def _runs(self, enc: list[int], dec: _Starts, edits: Sequence[ByteEdit]) -> list[Splice]:
+    def _runs(
+        self, enc: list[int], dec: _Starts, edits: Sequence[ByteEdit], at: int
+    ) -> list[Splice]:
         out: list[Splice] = []
         decoded = self.decoded
+        body = self._body
         for a, b, run in _group(edits, dec, decoded):
             d0, d1 = dec[a], dec[b + 1]
             pieces: list[bytes] = []
@@ -196,11 +206,13 @@ class QuotedPrintable:
                 pieces += (decoded[pos : edit.start], edit.data)
                 pos = edit.end
             pieces.append(decoded[pos:d1])
-            old = self._body[enc[a] : enc[b + 1]]
+            new = b"".join(pieces)
+            e0, e1 = enc[a], enc[b + 1]
+            eol = b"\r\n" if e1 - 2 >= e0 and body.startswith(b"\r\n", e1 - 2) else b"\n"
             # The run ends as its last line did: with a soft break if that line's break
             # decoded to nothing.
-            soft = old.endswith(b"\n") and (d1 == dec[b] or decoded[d1 - 1] != 10)
-            out.append(Splice(enc[a], enc[b + 1], _encode_run(b"".join(pieces), old, soft)))
+            soft = body[e1 - 1] == 10 and (d1 == dec[b] or decoded[d1 - 1] != 10)
+            out.append(Splice(at + e0, at + e1, _encode_run(new, eol, soft)))
         return out
 
 
@@ -209,12 +221,13 @@ def _physical_lines(
 ) -> tuple[list[int], list[int], bytes]:
     """Encoded and decoded starts of the physical lines of a regular ``body[pos:end]``, and
     its decoded text, in one pass: decode with a NUL after each line break (a soft break
-    becomes just the NUL) and read the line starts off the NULs."""
-    chunk = body[pos:end]
-    lengths = map(operator.add, map(len, chunk.split(b"\n")[:-1]), itertools.repeat(1))
+    decodes to nothing, leaving just the NUL) and read the line starts off the NULs."""
+    lines = body[pos:end].split(b"\n")
+    last = lines.pop()  # after the last line break: b"" when the chunk ends with one
+    lengths = map(operator.add, map(len, lines), itertools.repeat(1))  # each with its "\n"
     enc = list(itertools.accumulate(lengths, initial=pos))
-    marked = chunk.replace(b"=\r\n", b"\0").replace(b"=\n", b"\0").replace(b"\n", b"\n\0")
-    pieces = binascii.a2b_qp(marked).split(b"\0")
+    lines.append(last)
+    pieces = binascii.a2b_qp(b"\n\0".join(lines)).split(b"\0")
     dec = list(itertools.accumulate(map(len, pieces[:-1]), initial=size))
     decoded = b"".join(pieces)
     if enc[-1] != end:  # the last line has no break: the end closes it
@@ -262,22 +275,28 @@ def _group(
     """
     groups: list[tuple[int, int, list[ByteEdit]]] = []
     lines = len(starts) - 1
+    bisect_right = bisect.bisect_right
+    prev_last = -1
     for edit in edits:
-        first = bisect.bisect_right(starts, edit.start) - 1
-        last = max(first, bisect.bisect_right(starts, max(edit.start, edit.end - 1)) - 1)
-        if last + 1 < lines and edit.end == starts[last + 1] and decoded[edit.end - 1] == 10:
+        start, end = edit.start, edit.end
+        first = bisect_right(starts, start) - 1
+        last = bisect_right(starts, end - 1 if end > start else start) - 1  # never < first
+        if last + 1 < lines and end == starts[last + 1] and decoded[end - 1] == 10:
             last += 1
-        if groups and first <= groups[-1][1]:
+        if first <= prev_last:  # shares a line with the group before: join it
             prev = groups[-1]
-            groups[-1] = (prev[0], max(prev[1], last), [*prev[2], edit])
+            prev[2].append(edit)
+            prev_last = max(prev_last, last)
+            groups[-1] = (prev[0], prev_last, prev[2])
         else:
             groups.append((first, last, [edit]))
+            prev_last = last
     return groups
 
 
-def _encode_run(new: bytes, old: bytes, soft: bool) -> bytes:
-    """Encode ``new`` to replace the physical lines ``old``, ending as they ended."""
-    eol = b"\r\n" if old.endswith(b"\r\n") else b"\n"
+def _encode_run(new: bytes, eol: bytes, soft: bool) -> bytes:
+    """Encode ``new`` to replace physical lines whose last ends in ``eol`` (or in nothing,
+    then ``eol`` is "\n"), ending as they ended: with a soft break if ``soft``."""
     encoded = qp_encode(new, eol)
     if not soft:
         return encoded
@@ -311,8 +330,9 @@ class Base64:
             b"".join(core.split()), strict_mode=True
         )  # raises binascii.Error on anything a strict reader would refuse
 
-    def splices(self, edits: Sequence[ByteEdit]) -> list[Splice]:
+    def splices(self, edits: Sequence[ByteEdit], at: int = 0) -> list[Splice]:
+        """The body encoded anew, as one splice; ``at`` as for quoted-printable."""
         encoded = binascii.b2a_base64(apply(self.decoded, edits), newline=False)
         w = self._width
         lines = [encoded[i : i + w] for i in range(0, len(encoded), w)]
-        return [Splice(self._span[0], self._span[1], self._eol.join(lines))]
+        return [Splice(at + self._span[0], at + self._span[1], self._eol.join(lines))]

@@ -161,8 +161,13 @@ def header_line(report: RewriteReport, raw: bytes) -> bytes:
     return f"X-LinkGuard: {report.header}".encode("ascii") + eol
 
 
-# A field of our name with its continuation lines; lines end at CRLF, LF or a lone CR.
-_FORGED = re.compile(rb"(?im)^x-linkguard:[^\r\n]*(?:\r\n?|\n|\Z)(?:[ \t][^\r\n]*(?:\r\n?|\n|\Z))*")
+# A field of our name with its continuation lines; lines end at CRLF, LF or a lone CR (as in
+# mime.py and the stdlib's feed parser), so a field may start after a lone CR, where re's "^"
+# (multiline) would not see a line start.
+_FORGED = re.compile(
+    rb"(?i)(?:\A|(?<=\n)|(?<=\r))x-linkguard:[^\r\n]*(?:\r\n?|\n|\Z)"
+    rb"(?:[ \t][^\r\n]*(?:\r\n?|\n|\Z))*"
+)
 _CTE = re.compile(rb"(?i)(?:\A|(?<=\n)|(?<=\r))content-transfer-encoding:[^\r\n]*(?:\r\n?|\n)")
 
 

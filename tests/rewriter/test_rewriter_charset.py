@@ -90,3 +90,27 @@ def test_unencodable_replacement_drops_the_edit() -> None:
 
 def test_unknown_charset_is_a_reason() -> None:
     assert open_text(b"x", "x-unknown") is Reason.UNKNOWN_CHARSET
+
+
+@pytest.mark.parametrize("prefix", [b"", b"\xef\xbb\xbf"])
+def test_ascii_text_edits_are_at_the_same_offsets_as_in_a_general_charset(prefix: bytes) -> None:
+    """ASCII read as UTF-8 takes a shortcut (one byte per character); it must agree with the
+    piece-by-piece path, here taken by latin-1."""
+    data = prefix + b'<a href="http://x.example/">x</a> http://y.example/'
+    fast = open_text(data, "utf-8-sig" if prefix else "utf-8")
+    slow = open_text(data[len(prefix) :], "latin-1")
+    assert isinstance(fast, TextView)
+    assert isinstance(slow, TextView)
+    assert fast.prefix == prefix
+    edits = [
+        Edit(m, m + len("http://x.example/"), "https://lg.test/r/T", ())
+        for m in (fast.text.find("http://x"), fast.text.find("http://y"))
+    ]
+    fast_edits = to_byte_edits(fast, edits)
+    slow_edits = to_byte_edits(slow, edits)  # the same text: the same text offsets
+    assert fast_edits is not None
+    assert slow_edits is not None
+    assert [(b.start - len(prefix), b.end - len(prefix), b.data) for b in fast_edits] == [
+        (b.start, b.end, b.data) for b in slow_edits
+    ]
+    assert apply(data, fast_edits) == prefix + apply(data[len(prefix) :], slow_edits)

@@ -7,7 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkguard.rewriter.html import (
+    _LINK_ATTRS,
     _LINK_TAGS,
+    _link_attrs,
+    _tags,
     display_text,
     escape_attribute,
     iter_start_tags,
@@ -239,3 +242,79 @@ def test_fast_skipping_finds_the_same_tags(text: str) -> None:
     slow = [t for t in iter_start_tags(text) if t.name in wanted]
     fast = [t for t in iter_start_tags(text, wanted) if t.name in wanted]
     assert fast == slow
+
+
+def reference_link_attrs(html: str) -> list[tuple[str, str, str, int, int, str]]:
+    """Link attributes as the step-by-step tokenizer reads them: every tag, every attribute."""
+    return [
+        (tag.name, attr.name, attr.value, attr.start, attr.end, attr.quote)
+        for tag in iter_start_tags(html)
+        for attr in tag.attrs
+        if (tag.name, attr.name) in _LINK_ATTRS
+    ]
+
+
+def fast_link_attrs(html: str) -> list[tuple[str, str, str, int, int, str]]:
+    """Link attributes as scan_html reads them: skipped markup, one-candidate look-ahead."""
+    found = []
+    for tag in _tags(html, _LINK_TAGS):
+        if tag[0] in _LINK_TAGS:
+            found += [
+                (tag[0], attr.name, attr.value, attr.start, attr.end, attr.quote)
+                for attr, _ in _link_attrs(html, tag)
+            ]
+    return found
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<a href="http://x.example/" style="color:red">x</a>',
+        "<a style=\"color:red\" href='http://x.example/' target=_blank>x</a>",
+        "<a href=http://x.example/>x</a><a href= >y</a><a href>z</a>",
+        # two link attributes, with and without white space between them
+        '<a href="http://a.example/"href="http://b.example/">x</a>',
+        '<a href="http://a.example/" xlink:href="http://b.example/">x</a>',
+        # a value that looks like attributes must not be read as them
+        '<a title="x href=http://evil.example/" href="http://ok.example/">',
+        "<a title='href=\"http://evil.example/\"'>",
+        '<a title=x"href="http://evil.example/">',
+        '<a ="x href=http://evil.example/">',
+        '<a x= href=http://y.example/ z=">">',
+        # names: the tokenizer lower-cases ASCII; Kelvin sign K lowers to "k", dotless ı does not
+        '<A HREF="http://upper.example/">',
+        '<svg><a xlin\u212a:href="http://kelvin.example/">',
+        '<form act\u0131on="http://dotless.example/"><a hrefx="http://x.example/">',
+        '<a action="http://not-on-a.example/"><form href="http://not-on-form.example/">',
+        '<form action="https://f.example/"><button formaction=https://b.example/>',
+        '<input type=submit formaction="https://i.example/" formaction="https://j.example/">',
+        '<area alt="Map" href="https://area.example/"><area href>',
+        # tags that do not close are read step by step, or dropped
+        '<a href="http://ok.example/">x</a><a href="http://cut.example/',
+        '<a href="http://ok.example/" title="unclosed>',
+        '<a href="x"/><a/href="http://slash.example/"/>',
+        "<a\nhref\n=\n'http://nl.example/'\n>",
+    ],
+)
+def test_fast_link_reading_agrees_with_the_tokenizer(html: str) -> None:
+    assert fast_link_attrs(html) == reference_link_attrs(html)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([*_PIECES, "href", "HREF", "action", "'x'", '"y"']), max_size=24))
+def test_fast_link_reading_agrees_on_generated_markup(pieces: list[str]) -> None:
+    html = "".join(pieces)
+    assert fast_link_attrs(html) == reference_link_attrs(html)
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<a href=x>no\u00a0break\u2003em\x1fsep</a>", "no break em sep"),  # all str.isspace
+        ("<a href=x>\u200bzero width</a>", "\u200bzero width"),  # not white space
+        ("<a href=x>&nbsp;Tom&nbsp;</a>", "Tom"),  # decoded first, then collapsed
+    ],
+)
+def test_display_text_collapses_unicode_white_space(html: str, expected: str) -> None:
+    end = html.index(">") + 1
+    assert display_text(html, end, 200) == expected

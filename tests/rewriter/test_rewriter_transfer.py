@@ -164,3 +164,19 @@ def test_base64_keeps_its_layout(width: int, eol: bytes) -> None:
 def test_base64_that_a_strict_reader_refuses_is_not_decoded(body: bytes) -> None:
     with pytest.raises(binascii.Error):
         Base64(body, b"\r\n")
+
+
+one_line = st.lists(
+    st.sampled_from([b"a", b" ", b"\t", b".", b"=", b"\xe9", b"x" * 40, b"\0"]), max_size=14
+).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(one_line, st.sampled_from([b"\n", b"\r\n"]))
+def test_qp_encode_of_one_line_is_b2a_qp_with_the_soft_breaks_asked_for(
+    data: bytes, eol: bytes
+) -> None:
+    """The one-line shortcut (soft breaks set by a dropped first line) writes what b2a_qp
+    writes for the line alone, with its "=\\n" soft breaks turned into ``eol``."""
+    expected = binascii.b2a_qp(data, istext=True).replace(b"=\n", b"=" + eol)
+    assert qp_encode(data, eol) == expected
