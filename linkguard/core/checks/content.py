@@ -47,6 +47,15 @@ PATH_LURES = frozenset({
 })
 
 
+# Path words of pages that take a password or payment details (not merely "security" or
+# "update", which name package archives and support pages as often).
+CREDENTIAL_WORDS = frozenset({
+    "login", "signin", "logon", "password", "passwd", "passcode", "verify", "verification",
+    "authenticate", "credential", "credentials", "webscr", "banking", "billing", "payment",
+    "wallet", "account", "accounts", "unlock", "validate",
+})
+
+
 class ContentCheck:
     name = "content"
 
@@ -75,10 +84,11 @@ class ContentCheck:
         if lures:
             yield Signal("path.lure", {"words": ",".join(lures[:5])},
                          0.6 if len(lures) == 1 else 1.0)
-            if url.scheme == "http":
+            asks = sorted(words & CREDENTIAL_WORDS)
+            if url.scheme == "http" and asks:
                 # A sign-in or payment page without TLS: whatever is typed there travels in
                 # the clear, which no real bank or mail provider has allowed for a decade.
-                yield Signal("scheme.http_credentials", {"words": ",".join(lures[:5])})
+                yield Signal("scheme.http_credentials", {"words": ",".join(asks[:5])})
         if owner is None:
             yield from self._brand_in_path(url, path, words)
         yield from self._kit(url, path)

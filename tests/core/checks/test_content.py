@@ -67,3 +67,13 @@ def test_kit_shapes(crafted: Judging, url: str, shape: str) -> None:
 ])
 def test_kit_shape_near_misses(crafted: Judging, url: str) -> None:
     assert "path.kit" not in codes(crafted(url))
+
+
+@pytest.mark.parametrize("url", [
+    "http://security.ubuntu.com/ubuntu/dists/jaunty-security/main/Translation-en.bz2",
+    "http://archive.example.org/dists/jaunty-updates/Release.gpg",
+    "http://mail.example.org/support/bin/answer.py?answer=6596",
+])
+def test_http_archives_and_help_pages_are_not_credential_pages(crafted: Judging,
+                                                               url: str) -> None:
+    assert "scheme.http_credentials" not in codes(crafted(url))
