@@ -1,0 +1,94 @@
+"""The real sealer in the rewriter: unwrap, seal once, and every token opens to the original."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from linkguard.core.tokens import KeyRing, LinkClaims, generate_key_spec, open_token
+from linkguard.core.unwrap import unwrap
+from linkguard.core.url import ParsedUrl, parse_url
+from linkguard.rewriter import LinkOutcome, RewriteContext, rewrite_message
+from linkguard.rewriter.sealer import TokenSealer
+from tests.rewriter.rewriter_testkit import CORPUS, eml_files
+
+KEYS = KeyRing.parse(generate_key_spec("k1"))
+BASE = "https://links.example.com"
+
+
+def _sealer(**overrides: object) -> TokenSealer:
+    settings: dict[str, object] = {"keys": KEYS, "base_url": BASE, "issued_at": 1_800_000_000,
+                                   "recipient": "alice@example.net", "message_id": "<m1@x>"}
+    settings.update(overrides)
+    return TokenSealer(**settings)  # type: ignore[arg-type]
+
+
+def _expected(url: str) -> str:
+    inner = unwrap(url).url
+    parsed = parse_url(inner)
+    assert isinstance(parsed, ParsedUrl)
+    return parsed.href
+
+
+def _open(replacement: str) -> LinkClaims:
+    assert replacement.startswith(BASE + "/r/")
+    claims = open_token(replacement[len(BASE) + 3:], KEYS)
+    assert isinstance(claims, LinkClaims), claims
+    return claims
+
+
+_FILES = eml_files(CORPUS) if CORPUS.is_dir() else []
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not _FILES, reason=f"sample corpus not found at {CORPUS}")
+@pytest.mark.parametrize("path", _FILES, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_every_token_opens_to_the_unwrapped_original(path: Path) -> None:
+    sealer = _sealer()
+    raw = path.read_bytes()
+    out, report = rewrite_message(raw, RewriteContext(sealer=sealer, is_sealed=sealer.is_sealed))
+    for record in report.links:
+        if record.outcome is LinkOutcome.REWRITTEN:
+            assert record.replacement is not None
+            claims = _open(record.replacement)
+            assert claims.url == _expected(record.url)
+            assert claims.recipient == "alice@example.net"
+            assert claims.message_id == "<m1@x>"
+            assert claims.display_text == (record.display_text or None) or (
+                claims.display_text is not None and record.display_text is not None
+                and record.display_text.startswith(claims.display_text))
+    again, _ = rewrite_message(out, RewriteContext(sealer=sealer, is_sealed=sealer.is_sealed))
+    assert again == out  # our own links are recognised: wrapping twice changes nothing
+
+
+def test_vendor_wrappers_are_peeled_before_sealing() -> None:
+    sealer = _sealer()
+    wrapped = ("https://www.google.com/url?q=https%3A%2F%2Fnam12.safelinks.protection.outlook"
+               ".com%2F%3Furl%3Dhttps%253A%252F%252Fexample.org%252Fpay%26data%3Dx&sa=D")
+    replacement = sealer(wrapped, display_text="Pay", index=3)
+    assert replacement is not None
+    claims = _open(replacement)
+    assert claims.url == "https://example.org/pay"
+    assert (claims.link_index, claims.display_text) == (3, "Pay")
+
+
+@pytest.mark.parametrize("url", [
+    "mailto:bob@example.org", "javascript:alert(1)", "not a url",
+    BASE + "/r/anything",  # already ours
+])
+def test_links_that_are_not_sealed(url: str) -> None:
+    assert _sealer()(url, display_text=None, index=0) is None
+
+
+def test_do_not_rewrite_hosts_and_their_subdomains() -> None:
+    sealer = _sealer(do_not_rewrite=frozenset({"partner.example"}))
+    assert sealer("https://portal.partner.example/x", display_text=None, index=0) is None
+    assert sealer("https://partner.example.evil.net/x", display_text=None, index=0) is not None
+
+
+def test_too_long_destinations_are_left_and_counted() -> None:
+    sealer = _sealer()
+    long_url = "https://example.org/" + "a" * 4100
+    assert sealer(long_url, display_text=None, index=0) is None
+    assert sealer.too_long == 1
