@@ -15,10 +15,6 @@ from linkguard.core.lists import ListEntry, ListIndex, parse_list_file
 
 T = TypeVar("T")
 
-SHIPPED_FILES = ("brands.yaml", "free_hosting.yaml", "shorteners.txt", "suspicious_tlds.txt",
-                 "lure_words.txt", "allow.yaml", "block.yaml")
-
-
 def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")

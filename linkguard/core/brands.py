@@ -150,7 +150,6 @@ class BrandIndex:
         self.deletions: dict[str, list[str]] = {}  # token and its 1-deletions → tokens
         self.skeleton_deletions: dict[str, list[str]] = {}  # the same over token skeletons
         self._automaton: ahocorasick.Automaton | None = None  # built on first use
-        self.domain_labels: dict[str, Brand] = {}  # "paypal.com" style full domains
         self._typo_memo: Memo[tuple[str, bool], TokenHit | None] = Memo(200_000)
         for brand in brands:
             self.add(brand)
@@ -159,7 +158,6 @@ class BrandIndex:
         self._typo_memo.clear()
         for domain in brand.domains:
             self.owned.setdefault(domain, brand)
-            self.domain_labels.setdefault(domain, brand)
         for token in brand.tokens:
             if token not in self.tokens:
                 self.tokens[token] = brand

@@ -13,7 +13,7 @@ by host, not a scan over entries.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -21,7 +21,7 @@ import yaml
 
 from linkguard.core import listfile
 from linkguard.core.listfile import ListFileError, Problem
-from linkguard.core.url import HostKind, ParsedUrl, host_to_ascii, parse_url, split_domain
+from linkguard.core.url import ParsedUrl, host_to_ascii, parse_url, split_domain
 
 
 class Action(enum.StrEnum):
@@ -245,11 +245,3 @@ def normalise_match(kind_name: str, raw: str, *, subdomains: bool = True) -> tup
         raise ValueError(f"domain {raw!r} is not a registrable domain{hint}; "
                          "use 'host:' for one host name")
     return (MatchKind.DOMAIN if subdomains else MatchKind.DOMAIN_ONLY), host
-
-
-def merge(*groups: Sequence[ListEntry]) -> list[ListEntry]:
-    return [entry for group in groups for entry in group]
-
-
-def url_host_kind_ok(url: ParsedUrl) -> bool:
-    return url.host_kind in (HostKind.DOMAIN, HostKind.IPV4, HostKind.IPV6)

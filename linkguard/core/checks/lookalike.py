@@ -152,10 +152,10 @@ class LookalikeCheck:
         best: Signal | None = None
         for i, seg in enumerate(segments):
             others = [s for j, s in enumerate(segments) if j != i]
-            hit = self._segment_hit(seg, skeleton(seg))
+            # A label of one word was read whole above (exact, homoglyph, typo): only look
+            # for a brand among several words, or inside the one word.
+            hit = self._segment_hit(seg, skeleton(seg)) if len(segments) > 1 else None
             if hit is not None:
-                if len(segments) == 1:
-                    continue  # the whole label: handled as typo/homoglyph above
                 others_are_words = all(self._is_words(o) for o in others)
                 # The brand as a word of its own beside other words ("paypal-refunds"): a long
                 # name reads as the brand whatever the other words are; a short one needs
@@ -256,7 +256,7 @@ class LookalikeCheck:
         for start in range(len(labels)):
             for end in range(start + 2, min(start + 4, len(host_labels)) + 1):
                 candidate = ".".join(host_labels[start:end])
-                brand = self.brands.domain_labels.get(candidate)
+                brand = self.brands.owned.get(candidate)
                 if brand is not None and end <= len(labels) + 1:
                     token = brand.tokens[0] if brand.tokens else candidate
                     yield _signal("lookalike.brand_subdomain",
