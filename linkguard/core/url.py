@@ -216,7 +216,17 @@ def parse_url(raw: str) -> ParsedUrl | UrlError:
         parsed = ada_url.parse_url(raw, _ATTRIBUTES)
     except (ValueError, UnicodeError) as exc:
         return UrlError("url.unparsable", _describe_failure(raw, exc), raw[:200])
-    return _describe(raw, parsed)
+    described = _describe(raw, parsed)
+    if described.host_kind is HostKind.DOMAIN and _too_long_for_dns(described.host):
+        # RFC 1035 §2.3.4: 63 octets a label, 253 a name. A longer host never resolves, so no
+        # click can land anywhere; refusing it also keeps per-label work bounded.
+        return UrlError("url.unparsable", "host name longer than DNS allows (RFC 1035)",
+                        raw[:200])
+    return described
+
+
+def _too_long_for_dns(host: str) -> bool:
+    return len(host) > 253 or any(len(label) > 63 for label in host.split("."))
 
 
 def _describe_failure(raw: str, exc: Exception) -> str:

@@ -21,8 +21,12 @@ from linkguard.core.url import HostKind, ParsedUrl
 
 _WORD = re.compile(r"[a-z]+")
 _EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", re.IGNORECASE)
-_HOST_IN_PATH = re.compile(r"(?:^|[/?=&.])((?:[a-z0-9-]+\.)+(?:com|net|org|co\.uk|com\.au|de|fr|"
-                           r"it|es|ca|jp|io|gov|edu))(?=[/?&#:]|$)", re.IGNORECASE)
+# A host name standing alone between path delimiters ("/ib.paypal.com/", "?u=paypal.com").
+# Matched piece by piece with fullmatch: an unanchored search over "a.a.a.a…" is quadratic,
+# and a hostile 8 KB path must not cost a second per click.
+_PATH_PIECES = re.compile(r"[/?=&#:]+")
+_HOST_PIECE = re.compile(r"(?:[a-z0-9-]+\.)+(?:com|net|org|co\.uk|com\.au|de|fr|it|es|ca|jp|io|"
+                         r"gov|edu)", re.IGNORECASE)
 # A page script named for signing in or verifying, as kits name them (login.php,
 # verify.html, signin.aspx); ``cmd=login_submit`` and ``$hash`` placeholders are kit tells.
 _KIT_PAGE = re.compile(
@@ -116,8 +120,10 @@ class ContentCheck:
                          0.75 if len(found) == 2 else 1.0)
 
     def _brand_in_path(self, url: ParsedUrl, path: str, words: set[str]) -> Iterator[Signal]:
-        for match in _HOST_IN_PATH.finditer(path):
-            host = match.group(1).lower()
+        for piece in _PATH_PIECES.split(path):
+            if "." not in piece or len(piece) > 253 or not _HOST_PIECE.fullmatch(piece):
+                continue
+            host = piece.lower()
             for candidate in (host, host.split(".", 1)[-1]):
                 brand = self.brands.owner_of(candidate)
                 if brand is not None and brand is not self.brands.owner_of(

@@ -301,7 +301,8 @@ class LookalikeCheck:
                         return
 
     def _userinfo(self, url: ParsedUrl) -> Iterator[Signal]:
-        text = (url.username + " " + url.password).lower()
+        # Userinfo has no length limit of its own; what a person reads is its start.
+        text = (url.username + " " + url.password).lower()[:256]
         for piece in re.split(r"[^a-z0-9-]+", text):
             for seg in self._segments(piece):
                 hit = self.brands.exact(seg) or self.brands.homoglyph(seg)

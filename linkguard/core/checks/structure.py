@@ -94,7 +94,7 @@ class StructureCheck:
             yield Signal("scheme.plain_http", {"scheme": "http"})
         if url.has_userinfo:
             userinfo = url.username + (":" + url.password if url.password else "")
-            if _DOMAINISH.search(userinfo):
+            if _DOMAINISH.search(userinfo[:256]):
                 yield Signal("url.userinfo_domain", {"userinfo": userinfo[:100],
                                                      "real_host": url.host})
             else:
