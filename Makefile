@@ -33,6 +33,8 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/verdict.py
+	$(BIN)/python bench/hostile.py
+	$(BIN)/python bench/rewrite.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

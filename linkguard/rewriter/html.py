@@ -109,10 +109,13 @@ _LINK_ATTRS: dict[tuple[str, str], LinkPlace] = {
 _LINK_TAGS = frozenset(tag for tag, _ in _LINK_ATTRS)
 _A_BOUNDARY = re.compile(r"</?a[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
 _DISPLAY_WINDOW = 4096  # characters after <a> searched for its text: bounded work per link
+# Text up to the boundary that has neither markup nor a character reference in it.
+_PLAIN_A_TEXT = re.compile(r"[^<&]*+(?=</?a[\t\n\f\r />])", re.IGNORECASE | re.ASCII)
 _STRIP_MARKUP = re.compile(r"<!--.*?(?:-->|\Z)|<[^>]*>?", re.DOTALL)
 _CHARREF = re.compile(r"&(#[xX][0-9a-fA-F]+;?|#[0-9]+;?|[A-Za-z][A-Za-z0-9]*;?)")
 _LONGEST_NAME = max(map(len, html5))
 _BASE_TAG = frozenset({"base"})
+
 _BASE_HINT = re.compile(r"<base[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
 
 
@@ -329,6 +332,9 @@ def escape_attribute(value: str, quote: str) -> str:
 
 def display_text(text: str, start: int, limit: int) -> str | None:
     """The text a person sees for the ``<a>`` whose start tag ends at ``start``."""
+    plain = _PLAIN_A_TEXT.match(text, start, start + _DISPLAY_WINDOW)
+    if plain is not None:  # the usual text: no markup, no reference, then the boundary
+        return " ".join(plain.group().split())[:limit].rstrip() or None
     m = _A_BOUNDARY.search(text, start, start + _DISPLAY_WINDOW)
     inner = text[start : m.start() if m else start + _DISPLAY_WINDOW]
     if "<" in inner:
@@ -351,6 +357,16 @@ def _base_url(text: str) -> str | None:
 
 
 def _destination(value: str, base: str | None) -> str | None:
+    if (
+        value.startswith(("https://", "http://"))
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+        and "&" not in value.replace("&amp;", "")
+    ):
+        # The usual link, one token of printable ASCII: nothing for browser_url to strip or
+        # remove, "&amp;" its only reference, and http_url would return it as it is.
+        return value.replace("&amp;", "&")
     url = browser_url(unescape_attribute(value))
     absolute = http_url(url)
     if absolute is not None or url[:1] in ("", "#"):
@@ -366,8 +382,14 @@ def _destination(value: str, base: str | None) -> str | None:
     return None
 
 
-def _link_attrs(text: str, tag: _TagSpan) -> list[tuple[Attr, LinkPlace]]:
-    """The link attributes of a start tag (see :data:`_TagSpan`) and how each is reported.
+# A link attribute of a start tag: name (lower case), value (as written, quotes removed), its
+# start and end, the quote ("" unquoted), and how the link is reported. A plain tuple (not an
+# ``Attr``): one is made per link.
+_LinkAttr = tuple[str, str, int, int, str, LinkPlace]
+
+
+def _link_attrs(text: str, tag: _TagSpan) -> list[_LinkAttr]:
+    """The link attributes of a start tag (see :data:`_TagSpan`).
 
     A tag that closes is read with the ``_LINK_ATTR`` steps, which pass over the other
     attributes in the regex engine: the same ``_ATTR`` steps as :func:`_attrs`, without an
@@ -375,10 +397,14 @@ def _link_attrs(text: str, tag: _TagSpan) -> list[tuple[Attr, LinkPlace]]:
     """
     name, _, body, end, attrs, m = tag
     if attrs is not None:
-        return [(a, place) for a in attrs if (place := _LINK_ATTRS.get((name, a.name)))]
+        return [
+            (a.name, a.value, a.start, a.end, a.quote, place)
+            for a in attrs
+            if (place := _LINK_ATTRS.get((name, a.name)))
+        ]
     if m.start(3) >= 0:
         return _link_attr(name, m, 3)
-    found: list[tuple[Attr, LinkPlace]] = []
+    found: list[_LinkAttr] = []
     pos = body
     while (step := _LINK_ATTR.match(text, pos, end)) is not None:
         pos = step.end()
@@ -386,7 +412,7 @@ def _link_attrs(text: str, tag: _TagSpan) -> list[tuple[Attr, LinkPlace]]:
     return found
 
 
-def _link_attr(tag: str, m: re.Match[str], group: int) -> list[tuple[Attr, LinkPlace]]:
+def _link_attr(tag: str, m: re.Match[str], group: int) -> list[_LinkAttr]:
     """The attribute in ``group`` (name) and ``group + 1`` (value) of ``m``, if a link of tag."""
     name = m[group].lower()
     place = _LINK_ATTRS.get((tag, name))
@@ -395,46 +421,44 @@ def _link_attr(tag: str, m: re.Match[str], group: int) -> list[tuple[Attr, LinkP
     raw = m[group + 1]
     if raw is None:
         at = m.end(group)
-        return [(Attr(name, "", at, at, ""), place)]
+        return [(name, "", at, at, "", place)]
     start, end = m.span(group + 1)
-    if raw[:1] in ('"', "'"):  # closed: the tag closes
-        return [(Attr(name, raw[1:-1], start + 1, end - 1, raw[0]), place)]
-    return [(Attr(name, raw, start, end, ""), place)]
+    quote = raw[:1]
+    if quote in ('"', "'"):  # closed: the tag closes
+        return [(name, raw[1:-1], start + 1, end - 1, quote, place)]
+    return [(name, raw, start, end, "", place)]
 
 
 def scan_html(text: str, book: LinkBook, skip: Regions, *, display_limit: int) -> list[Edit]:
     """Seal every ``a``/``area`` href and form action of an HTML text."""
     base = _base_url(text)
     edits: list[Edit] = []
+    seal = book.seal
     for tag in _tags(text, _LINK_TAGS):
-        name, _, body, end, attrs, _ = tag
+        name = tag[0]
         if name not in _LINK_TAGS:
             continue
         if name == "form":
             book.forms += 1
-        for attr, place in _link_attrs(text, tag):
-            if skip and skip.overlaps(attr.start, attr.end):
+        for _, value, start, end, quote, place in _link_attrs(text, tag):
+            if skip and skip.overlaps(start, end):
                 continue
-            url = _destination(attr.value, base)
+            url = _destination(value, base)
             if url is None:
                 continue
             shown: str | None = None
             if place is LinkPlace.HTML_A:
-                shown = display_text(text, end, display_limit)
+                shown = display_text(text, tag[3], display_limit)
             elif place is LinkPlace.HTML_AREA:
-                every = _attrs(text, body, end) if attrs is None else attrs
+                attrs = tag[4]
+                every = _attrs(text, tag[2], tag[3]) if attrs is None else attrs
                 shown = (
                     next((unescape_attribute(a.value) for a in every if a.name == "alt"), None)
                     or None
                 )
-            link = book.seal(url, source=attr.value, place=place, display_text=shown)
+            link = seal(url, source=value, place=place, display_text=shown)
             if link.replacement is not None:
                 edits.append(
-                    Edit(
-                        attr.start,
-                        attr.end,
-                        escape_attribute(link.replacement, attr.quote),
-                        (link,),
-                    )
+                    Edit(start, end, escape_attribute(link.replacement, quote), (link,))
                 )
     return edits

@@ -51,13 +51,7 @@ class PendingLink:
     __slots__ = ("display_text", "outcome", "part", "place", "replacement", "source", "url")
 
     def __init__(
-        self,
-        *,
-        part: str,
-        place: LinkPlace,
-        url: str,
-        source: str,
-        display_text: str | None,
+        self, part: str, place: LinkPlace, url: str, source: str, display_text: str | None
     ) -> None:
         self.part = part
         self.place = place
@@ -112,9 +106,8 @@ class LinkBook:
     def seal(
         self, url: str, *, source: str, place: LinkPlace, display_text: str | None = None
     ) -> PendingLink:
-        link = PendingLink(
-            part=self.part, place=place, url=url, source=source, display_text=display_text
-        )
+        # Positional: keyword arguments cost more, once per link.
+        link = PendingLink(self.part, place, url, source, display_text)
         index = len(self.links)
         self.links.append(link)
         if self._is_sealed(url):

@@ -33,6 +33,11 @@ _QP_TOKEN = [bytes([b]) if b in _QP_LITERAL or b in (9, 32) else b"=%02X" % b fo
 _B64_WS = re.compile(rb"\A[ \t\r\n]*|[ \t\r\n]*\Z")
 IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
 _NEWLINE = re.compile(rb"\n")
+# Bytes that a run of text may hold to be wrapped by ``_wrap``: tab, and space through "~".
+_PLAIN = bytes([9, *range(32, 127)])
+# Last bytes that b2a_qp escapes at the end of its input (rule 3 white space; a "." alone on a
+# line, which SMTP would read as the end of the data), so a run ending in one is not wrapped.
+_ENDS_APART = frozenset(b" \t.")
 _IRREGULAR_EQUALS = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n)")  # "=" that a2b_qp keeps as it is
 
 
@@ -297,6 +302,8 @@ def _group(
 def _encode_run(new: bytes, eol: bytes, soft: bool) -> bytes:
     """Encode ``new`` to replace physical lines whose last ends in ``eol`` (or in nothing,
     then ``eol`` is "\n"), ending as they ended: with a soft break if ``soft``."""
+    if soft and new and new[-1] not in _ENDS_APART and not new.translate(None, _PLAIN):
+        return _wrap(new.replace(b"=", b"=3D"), b"=" + eol)
     encoded = qp_encode(new, eol)
     if not soft:
         return encoded
@@ -305,6 +312,29 @@ def _encode_run(new: bytes, eol: bytes, soft: bool) -> bytes:
         cut = len(encoded) - (3 if encoded[-3:-2] == b"=" else 1)
         encoded = encoded[:cut] + b"=" + eol + encoded[cut:]
     return encoded + b"=" + eol
+
+
+def _wrap(escaped: bytes, soft: bytes) -> bytes:
+    """Cut quoted-printable text into lines of at most 75 characters, each ended by ``soft``.
+
+    What b2a_qp and :func:`_encode_run` write for a run of printable ASCII, spaces and tabs
+    (with "=" as "=3D") that ends in a soft break: lines filled as far as they go, an "=3D" never
+    cut, and no line of 76 (the last character moved down to make room for the closing "=").
+    The usual run, a link in a long line, is done here at a fraction of b2a_qp's cost.
+    """
+    lines: list[bytes] = []
+    pos = 0
+    size = len(escaped)
+    while size - pos > _QP_LINE - 1:
+        cut = pos + _QP_LINE - 1
+        if escaped[cut - 1] == 61:  # "=3D" at the 75th character: it goes down whole
+            cut -= 1
+        elif escaped[cut - 2] == 61:
+            cut -= 2
+        lines.append(escaped[pos:cut])
+        pos = cut
+    lines.append(escaped[pos:])
+    return soft.join(lines) + soft
 
 
 # --- base64 -------------------------------------------------------------------------------

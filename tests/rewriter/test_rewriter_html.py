@@ -260,8 +260,8 @@ def fast_link_attrs(html: str) -> list[tuple[str, str, str, int, int, str]]:
     for tag in _tags(html, _LINK_TAGS):
         if tag[0] in _LINK_TAGS:
             found += [
-                (tag[0], attr.name, attr.value, attr.start, attr.end, attr.quote)
-                for attr, _ in _link_attrs(html, tag)
+                (tag[0], name, value, start, end, quote)
+                for name, value, start, end, quote, _ in _link_attrs(html, tag)
             ]
     return found
 
