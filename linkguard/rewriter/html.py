@@ -115,7 +115,6 @@ _STRIP_MARKUP = re.compile(r"<!--.*?(?:-->|\Z)|<[^>]*>?", re.DOTALL)
 _CHARREF = re.compile(r"&(#[xX][0-9a-fA-F]+;?|#[0-9]+;?|[A-Za-z][A-Za-z0-9]*;?)")
 _LONGEST_NAME = max(map(len, html5))
 _BASE_TAG = frozenset({"base"})
-
 _BASE_HINT = re.compile(r"<base[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
 
 
@@ -458,7 +457,5 @@ def scan_html(text: str, book: LinkBook, skip: Regions, *, display_limit: int) -
                 )
             link = seal(url, source=value, place=place, display_text=shown)
             if link.replacement is not None:
-                edits.append(
-                    Edit(start, end, escape_attribute(link.replacement, quote), (link,))
-                )
+                edits.append(Edit(start, end, escape_attribute(link.replacement, quote), (link,)))
     return edits

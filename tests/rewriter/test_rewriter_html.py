@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import html as html_module
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkguard.rewriter.html import (
+    _A_BOUNDARY,
     _LINK_ATTRS,
     _LINK_TAGS,
+    _STRIP_MARKUP,
+    _destination,
     _link_attrs,
     _tags,
     display_text,
@@ -17,7 +22,7 @@ from linkguard.rewriter.html import (
     scan_html,
     unescape_attribute,
 )
-from linkguard.rewriter.links import NO_REGIONS, LinkBook, Regions
+from linkguard.rewriter.links import NO_REGIONS, LinkBook, Regions, browser_url, http_url
 from linkguard.rewriter.model import LinkPlace
 from tests.rewriter.rewriter_testkit import TOKEN, FakeSealer, context, open_token
 
@@ -318,3 +323,32 @@ def test_fast_link_reading_agrees_on_generated_markup(pieces: list[str]) -> None
 def test_display_text_collapses_unicode_white_space(html: str, expected: str) -> None:
     end = html.index(">") + 1
     assert display_text(html, end, 200) == expected
+
+
+_URL_PIECES = ["https://", "http://", "HTTP://", "&amp;", "&", "&copy", "&lt;", "&amp", " ", "\t"]
+_URL_PIECES += ["\n", "\x7f", "\x00", "é", "\udcff", "a", "/", "#", "//", "x=1", "?", "~"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_URL_PIECES), max_size=10).map("".join))
+def test_the_usual_link_is_read_as_every_step_reads_it(value: str) -> None:
+    """_destination's shortcut for a plain http(s) token agrees with the full steps."""
+    url = browser_url(unescape_attribute(value))
+    absolute = http_url(url)
+    if absolute is None and url[:2].replace("\\", "/") == "//":
+        absolute = http_url("https:" + url)
+    assert _destination(value, None) == absolute
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(st.sampled_from(["x", " ", "\u00a0", "&amp;", "<b>", "</a>", "</A >"]), max_size=12)
+)
+def test_display_text_shortcut_agrees_with_the_boundary_search(pieces: list[str]) -> None:
+    """Text without markup or references up to "</a>" reads as the general way reads it."""
+    html = '<a href="x">' + "".join(pieces)
+    end = html.index(">") + 1
+    m = _A_BOUNDARY.search(html, end)
+    inner = _STRIP_MARKUP.sub(" ", html[end : m.start() if m else len(html)])
+    expected = " ".join(html_module.unescape(inner).split())[:7].rstrip() or None
+    assert display_text(html, end, 7) == expected

@@ -12,6 +12,7 @@ from linkguard.rewriter.charset import ByteEdit
 from linkguard.rewriter.transfer import (
     Base64,
     QuotedPrintable,
+    _encode_run,
     apply,
     normalize_cte,
     qp_encode,
@@ -180,3 +181,26 @@ def test_qp_encode_of_one_line_is_b2a_qp_with_the_soft_breaks_asked_for(
     writes for the line alone, with its "=\\n" soft breaks turned into ``eol``."""
     expected = binascii.b2a_qp(data, istext=True).replace(b"=\n", b"=" + eol)
     assert qp_encode(data, eol) == expected
+
+
+def general_soft_run(new: bytes, eol: bytes) -> bytes:
+    """What _encode_run writes for a run ending in a soft break, by b2a_qp (its general path)."""
+    encoded = qp_encode(new, eol)
+    if len(encoded) - (encoded.rfind(b"\n") + 1) > 75:  # move the last token down for "="
+        cut = len(encoded) - (3 if encoded[-3:-2] == b"=" else 1)
+        encoded = encoded[:cut] + b"=" + eol + encoded[cut:]
+    return encoded + b"=" + eol
+
+
+plain_run = st.lists(
+    st.sampled_from([b"a", b" ", b"\t", b".", b"=", b"~", b"x" * 40, b"y" * 73, b"==", b"=a"]),
+    max_size=16,
+).map(b"".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(plain_run, st.sampled_from([b"\n", b"\r\n"]))
+def test_wrapping_a_plain_run_writes_what_b2a_qp_writes(new: bytes, eol: bytes) -> None:
+    """The shortcut for printable ASCII runs (the usual link) is byte for byte the general way,
+    "=3D" at every place a line fills up included."""
+    assert _encode_run(new, eol, True) == general_soft_run(new, eol)
