@@ -144,10 +144,11 @@ class StructureCheck:
 
 
 # How much of the hosting weight each kind of platform carries. Anonymous publishing with no
-# account checks (tunnels, IPFS gateways, free web hosts, site builders) is where phishing
-# pages live (APWG and Interisle phishing landscape reports): a warning on its own. Shared
-# files, surveys and newsletters (SharePoint, SurveyMonkey, Substack) fill legitimate mail
-# too: there the platform alone stays under the warning line and needs one more signal.
+# account checks (tunnels, IPFS gateways, free web hosts, site builders, form builders that
+# collect passwords as readily as survey answers) is where phishing pages live (APWG and
+# Interisle phishing landscape reports): a warning on its own. Shared files and newsletters
+# (SharePoint, Substack) fill legitimate mail too: there the platform alone stays under the
+# warning line and needs one more signal.
 HOSTING_STRENGTH: dict[str, float] = {
     "tunnel": 1.0,
     "dynamic_dns": 1.0,
@@ -156,7 +157,7 @@ HOSTING_STRENGTH: dict[str, float] = {
     "web_hosting": 1.0,
     "page_builder": 1.0,
     "site_builder": 1.0,
-    "forms": 0.8,
+    "forms": 1.0,
     "dev_hosting": 1.0,
     "object_storage": 1.0,
     "url_preview": 0.9,
