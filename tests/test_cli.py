@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import linkguard
 from linkguard.adapters.catalog_files import load_catalog
 from linkguard.cli import app
 from linkguard.core.tokens import KeyRing, LinkClaims, generate_key_spec, open_token, seal
@@ -252,3 +253,11 @@ def test_do_not_rewrite_file_is_honoured(monkeypatch: pytest.MonkeyPatch,
     assert b"/r/" not in result.stdout_bytes  # the destination is exempt: left as it came
     assert b"safelinks.protection.outlook.com" in result.stdout_bytes
     assert b"rewritten=0; skipped=1" in result.stdout_bytes
+
+
+def test_shipped_lists_are_packaged() -> None:
+    """``linkguard/data/allowlists`` (what a wheel carries) is the repository's ``allowlists/``."""
+    packaged = Path(linkguard.__file__).resolve().parent / "data" / "allowlists"
+    repository = Path(__file__).resolve().parent.parent / "allowlists"
+    assert packaged.resolve() == repository.resolve()
+    assert (packaged / "brands.yaml").is_file()
