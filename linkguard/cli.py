@@ -74,8 +74,10 @@ def check(
 def _inputs(urls: Iterable[str]) -> Iterator[str]:
     for url in urls:
         if url == "-":
-            for line in sys.stdin:
-                stripped = line.rstrip("\r\n")
+            # Bytes in, decoded leniently: a line that is not UTF-8 becomes a result line with
+            # the reason url.invalid (U+FFFD cannot be in a host), never a crash mid-stream.
+            for raw in sys.stdin.buffer:
+                stripped = raw.decode("utf-8", "replace").rstrip("\r\n")
                 if stripped.strip():
                     yield stripped
         else:

@@ -261,3 +261,15 @@ def test_shipped_lists_are_packaged() -> None:
     repository = Path(__file__).resolve().parent.parent / "allowlists"
     assert packaged.resolve() == repository.resolve()
     assert (packaged / "brands.yaml").is_file()
+
+
+def test_stdin_lines_that_are_not_utf8_are_results() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "linkguard.cli", "check", "--json", "-"],
+        input=b"https://example.org/\nhttps://exa\xffmple.org/\n\xff\xfe\n", capture_output=True,
+        check=False, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+                          "LC_ALL": "C"}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    results = _json_lines(proc.stdout.decode("utf-8"))
+    assert [r["verdict"] for r in results] == ["allow", "block", "block"]
+    assert results[0]["score"] == 0.0

@@ -117,7 +117,7 @@ class Decision:
         body: dict[str, object] = {
             "url": self.url.href if self.url else None,
             "verdict": str(self.verdict),
-            "score": round(self.score, 1),
+            "score": float(round(self.score, 1)),
             "reasons": [r.as_dict() for r in self.reasons],
         }
         if self.unwrapped_from:
