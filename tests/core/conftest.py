@@ -59,7 +59,9 @@ version: 1
 allow:
   - domain: trusted-partner.org
   - host: 1drv.ms
+  - domain: partner-portal.org
 block:
+  - host: files.partner-portal.org
   - domain: evil.com
   - url_prefix: https://files.example.net/bad/
   - domain: trusted-partner.org

@@ -43,6 +43,9 @@ def test_feed_hit_on_allowlisted_domain_still_warns(crafted: Judging) -> None:
 
 
 def test_block_beats_allow(crafted: Judging) -> None:
-    # evil.com is blocked; nothing allows it, but a block must win even if something did.
-    decision = crafted("https://evil.com/", facts=Facts(feed_hits=()))
-    assert decision.verdict is Verdict.BLOCK
+    # partner-portal.org is allowed with its subdomains; one host of it is blocked.
+    blocked = crafted("https://files.partner-portal.org/x")
+    assert blocked.verdict is Verdict.BLOCK
+    assert {"list.block", "list.allow"} <= codes(blocked)
+    assert blocked.reasons[0].code == "list.block"
+    assert crafted("https://www.partner-portal.org/x").verdict is Verdict.ALLOW
