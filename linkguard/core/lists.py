@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import yaml
 
@@ -213,8 +213,7 @@ def _expiry(field_value: tuple[str | None, int] | None) -> datetime | None:
         if len(text) == 10:
             # A date means "through that day": the entry stops at the next UTC midnight.
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC).replace(
-                hour=23, minute=59, second=59)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"expires {text!r} is not an ISO date (2027-01-31) or date-time") from None

@@ -26,13 +26,17 @@ class TokenSealer:
     profile: str = "default"
     do_not_rewrite: frozenset[str] = frozenset()  # hosts (and their subdomains) left alone
     too_long: int = field(default=0, init=False)  # destinations that could not be sealed
+    _own: OwnLinks = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._own = OwnLinks.from_bases([self.prefix])  # parsed once, not once per link
 
     @property
     def prefix(self) -> str:
         return self.base_url.rstrip("/") + "/r/"
 
     def own_links(self) -> OwnLinks:
-        return OwnLinks.from_bases([self.prefix])
+        return self._own
 
     def is_sealed(self, url: str) -> bool:
         parsed = parse_url(url)

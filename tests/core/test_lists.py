@@ -27,7 +27,9 @@ def test_full_entry() -> None:
     assert entry.kind is MatchKind.DOMAIN
     assert entry.value == "example.com"
     assert (entry.reason, entry.owner, entry.source) == ("vendor", "sec@example.org", "a.yaml:3")
-    assert entry.expires == datetime(2027, 1, 31, 23, 59, 59, tzinfo=UTC)
+    assert entry.expires == datetime(2027, 2, 1, tzinfo=UTC)  # through the whole day
+    assert entry.active(datetime(2027, 1, 31, 23, 59, 59, 900_000, tzinfo=UTC))
+    assert not entry.active(datetime(2027, 2, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("line", "kind", "value"), [
