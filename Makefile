@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The embedded default: SQLite in ./var, and (unless LINKGUARD_LINK_KEYS is set) a local link key
+# kept in ./var by dev mode. Production sets LINKGUARD_LINK_KEYS and runs `linkguard serve`.
 run: $(STAMP)
-	$(BIN)/linkguard serve
+	LINKGUARD_DEV_MODE=$${LINKGUARD_DEV_MODE:-true} $(BIN)/linkguard serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check linkguard tests bench

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from linkguard.bootstrap import Judge, build_judge
+from linkguard.bootstrap import build_judge
+from linkguard.service import Judge
 from linkguard.core.model import Verdict
 
 ROOT = Path(__file__).resolve().parent.parent

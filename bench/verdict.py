@@ -23,7 +23,7 @@ from pathlib import Path
 import tldextract
 
 from linkguard.adapters.catalog_files import load_catalog, load_confusables
-from linkguard.bootstrap import Judge
+from linkguard.service import Judge
 from linkguard.core.catalog import Brand
 from linkguard.core.checks import default_checks
 from linkguard.core.policy import Policy

@@ -6,53 +6,26 @@ The only module that reads ``Settings``. Everything it builds is passed down as 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+from fastapi import FastAPI
 
 from linkguard.adapters.catalog_files import load_catalog, load_confusables, read_text
-from linkguard.core.catalog import Catalog, own_brand, parse_host_lines
-from linkguard.core.checks import Check, default_checks
-from linkguard.core.engine import evaluate
+from linkguard.adapters.memory import MemoryClickLog, MemoryNonceStore, MemoryRateLimiter
+from linkguard.core.catalog import own_brand, parse_host_lines
+from linkguard.core.checks import default_checks
+from linkguard.core.clients import DEFAULT_SCANNER_AGENTS, ScannerAgents
 from linkguard.core.listfile import ListFileError, Problem
-from linkguard.core.model import OFFLINE, Decision, Facts, LinkContext
 from linkguard.core.policy import Policy, PolicyError
 from linkguard.core.tokens import KeyRing, TokenError, generate_key_spec, open_token
-from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
-from linkguard.core.url import ParsedUrl, parse_url
+from linkguard.core.unwrap import OwnLinks
+from linkguard.ports import ClickLog
 from linkguard.rewriter.sealer import TokenSealer
-from linkguard.settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class Judge:
-    """Everything needed to judge a URL, built once per process."""
-
-    catalog: Catalog
-    checks: list[Check]
-    policy: Policy
-    own_links: OwnLinks | None = None
-
-    def judge(self, url: str | ParsedUrl, *, context: LinkContext | None = None,
-              facts: Facts = OFFLINE, now: datetime | None = None) -> Decision:
-        """Judge the innermost URL: other vendors' wrappers (and ours) are peeled first."""
-        layers: tuple[str, ...] = ()
-        if isinstance(url, str):
-            parsed = parse_url(url)
-            if isinstance(parsed, ParsedUrl) and parsed.is_http and not is_wrapped(
-                    parsed, self.own_links):
-                url = parsed  # the common case: one parse, nothing to peel
-            else:
-                unwrapped = unwrap(url, own=self.own_links)
-                if unwrapped.layers:
-                    layers = (url,)
-                    url = unwrapped.url
-        decision = evaluate(url, checks=self.checks, policy=self.policy,
-                            now=now or datetime.now(UTC), context=context, facts=facts)
-        return replace(decision, unwrapped_from=layers) if layers else decision
+from linkguard.service import ApiKeyRing, ClickRecorder, Gateway, Judge
+from linkguard.settings import Settings, parse_rate
+from linkguard.web import AppState, Branding, create_app
 
 
 def load_policy(path: Path | None) -> Policy:
@@ -132,3 +105,45 @@ def own_links(settings: Settings) -> OwnLinks:
         return None if isinstance(claims, TokenError) else claims.url
 
     return OwnLinks.from_bases([base], opener)
+
+
+# --- the gateway ---------------------------------------------------------------------------
+
+
+def build_state(settings: Settings | None = None) -> AppState:
+    """Settings → the gateway's parts: judge, keys, stores, branding."""
+    settings = settings or Settings()
+    keys = load_keys(settings)
+    if keys is None:
+        raise ValueError("no link keys: set LINKGUARD_LINK_KEYS (see 'linkguard keys new'), "
+                         "or LINKGUARD_DEV_MODE=true for a local key on this machine only")
+    gateway = Gateway(build_judge(settings), keys,
+                      max_link_age_s=settings.link_max_age_days * 86_400,
+                      cache_ttl_s=settings.verdict_cache_s)
+    recorder = ClickRecorder(build_click_log(settings), max_queue=settings.click_queue_size,
+                             batch_size=settings.click_batch_size)
+    api_keys = ApiKeyRing.parse(settings.api_keys.get_secret_value()) \
+        if settings.api_keys else ApiKeyRing()
+    return AppState(
+        gateway=gateway, recorder=recorder, limiter=MemoryRateLimiter(),
+        nonces=MemoryNonceStore(), api_keys=api_keys, base_url=settings.base_url,
+        branding=Branding(org_name=settings.org_name, logo_url=settings.brand_logo_url,
+                          color=settings.brand_color, support_contact=settings.support_contact,
+                          support_url=settings.support_url),
+        csrf_secret=keys.derive("csrf"), ip_secret=keys.derive("client-ip"),
+        ip_mode=settings.client_ip_mode,
+        scanner_agents=ScannerAgents((*DEFAULT_SCANNER_AGENTS, *settings.scanner_agents)),
+        click_rate=parse_rate(settings.rate_limit_clicks),
+        api_rate=parse_rate(settings.rate_limit_api),
+    )
+
+
+def build_click_log(settings: Settings) -> ClickLog:
+    del settings
+    return MemoryClickLog()
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI app for uvicorn (``linkguard serve``; ``uvicorn --factory
+    linkguard.bootstrap:build_app``)."""
+    return create_app(build_state(settings))

@@ -16,7 +16,7 @@ from linkguard.core.model import Decision, LinkContext
 from linkguard.core.reasons import REASONS
 
 if TYPE_CHECKING:
-    from linkguard.bootstrap import Judge
+    from linkguard.service import Judge
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="linkguard: rewrite links in mail and judge them at click time.")
@@ -209,14 +209,30 @@ def lists_validate(files: Annotated[list[Path], typer.Argument(help="List files 
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: "
+                                                  "LINKGUARD_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: LINKGUARD_PORT, 8080).")]
+    = None,
+    access_log: Annotated[bool, typer.Option(help="Log every HTTP request (the click log "
+                                                  "records clicks either way).")] = False,
 ) -> None:
-    """Run the gateway. (Until the gateway lands this only validates the configuration.)"""
-    judge = _judge()
-    typer.echo(f"linkguard: configuration ok ({len(judge.checks)} checks, "
-               f"{len(judge.catalog.brands)} protected brands). The click gateway is not part "
-               f"of this release yet; nothing listens on {host}:{port}.")
+    """Run the click-time gateway (one process; run several behind a load balancer to scale)."""
+    import uvicorn
+
+    from linkguard.bootstrap import build_app
+    from linkguard.core.tokens import KeyConfigError
+    from linkguard.settings import Settings
+
+    try:
+        settings = Settings()
+        application = build_app(settings)
+    except (ValueError, KeyConfigError, ListFileError) as exc:
+        raise _fail(str(exc)) from None
+    trusted = ",".join(settings.trusted_proxies)
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port,
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
+                access_log=access_log, server_header=False, timeout_graceful_shutdown=10,
+                log_level="info")
 
 
 def main() -> None:

@@ -5,8 +5,9 @@ Only ``bootstrap`` reads it; everything else receives plain values.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,10 +48,65 @@ class Settings(BaseSettings):
     dev_mode: bool = False
     data_dir: Path = Path("var")
 
+    # --- the gateway (click path, pages, verdict API)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    # Links sealed longer ago than this answer 410 (0: links never expire; they are judged anew
+    # at every click either way).
+    link_max_age_days: int = Field(default=0, ge=0)
+    # How the click log keeps client addresses: full, truncate (/24, /48) or hash (keyed HMAC).
+    client_ip_mode: Literal["full", "truncate", "hash"] = "truncate"
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # forwarded_allow_ips): addresses or CIDRs, comma separated; "*" trusts every peer.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Extra User-Agent substrings of mail scanners and link previews (added to the built-in list).
+    scanner_agents: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Per-client request limits: "<count>/<seconds>".
+    rate_limit_clicks: str = "120/60"
+    rate_limit_api: str = "600/60"
+    # Verdict API keys until the key store exists: "name:secret[:scope+scope]", comma separated;
+    # the default scope is "verdict".
+    api_keys: SecretStr | None = None
+    verdict_cache_s: float = Field(default=30.0, ge=0)
+    click_queue_size: int = Field(default=10_000, ge=1)
+    click_batch_size: int = Field(default=500, ge=1)
+    # Branding of the pages people see.
+    brand_logo_url: str | None = None
+    brand_color: str = "#1f4e8c"
+    support_contact: str = "your IT security team"
+    support_url: str | None = None
+
     @field_validator("list_files", "brand_files", "org_domains", "disabled_checks",
-                     "do_not_rewrite", "do_not_rewrite_files", mode="before")
+                     "do_not_rewrite", "do_not_rewrite_files", "trusted_proxies",
+                     "scanner_agents", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("brand_color")
+    @classmethod
+    def _css_color(cls, value: str) -> str:
+        # Only #rgb / #rrggbb: the value is written into a style sheet.
+        if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", value):
+            raise ValueError("brand_color must be #rgb or #rrggbb")
+        return value
+
+    @field_validator("rate_limit_clicks", "rate_limit_api")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """``"120/60"`` → (120 requests, 60 seconds)."""
+    count, sep, window = text.partition("/")
+    try:
+        result = int(count), float(window)
+    except ValueError:
+        result = (0, 0.0)
+    if not sep or result[0] < 1 or result[1] <= 0:
+        raise ValueError(f"rate limit {text!r} must be <count>/<seconds>, e.g. 120/60")
+    return result

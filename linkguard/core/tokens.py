@@ -49,7 +49,9 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
     "MAX_BASE_URL_CHARS",
@@ -186,7 +188,7 @@ class KeyRing:
     Rotation: put a new key first, keep the old ones until the links they sealed have aged out.
     """
 
-    __slots__ = ("_ciphers", "_newest")
+    __slots__ = ("_ciphers", "_keys", "_newest")
 
     def __init__(self, keys: Mapping[str, bytes]) -> None:
         """``keys`` maps key id to 32 key bytes, newest first. Raises :class:`KeyConfigError`."""
@@ -202,6 +204,7 @@ class KeyRing:
             seen[key] = kid
             ciphers[kid] = AESGCM(key)
         self._ciphers = ciphers
+        self._keys = dict(keys)
         self._newest = next(iter(ciphers))
 
     @classmethod
@@ -236,6 +239,16 @@ class KeyRing:
 
     def __repr__(self) -> str:  # never the key bytes
         return f"KeyRing(kids={self.kids!r})"
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte secret for ``purpose`` (CSRF, client-IP hashing) from the newest key.
+
+        HKDF (RFC 5869) with the purpose as info, so every replica sharing the link keys derives
+        the same secret and no separate setting is needed; it changes when keys rotate.
+        """
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"linkguard-derive-v1",
+                    info=purpose.encode())
+        return hkdf.derive(self._keys[self._newest])
 
     def _sealer(self) -> tuple[str, AESGCM]:
         return self._newest, self._ciphers[self._newest]

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from linkguard.adapters.catalog_files import load_catalog, load_confusables
-from linkguard.bootstrap import Judge
 from linkguard.core.catalog import (
     Catalog,
     parse_brands,
@@ -21,6 +20,7 @@ from linkguard.core.checks import default_checks
 from linkguard.core.lists import ListIndex, parse_list_file
 from linkguard.core.model import Decision, Facts, LinkContext
 from linkguard.core.policy import Policy
+from linkguard.service import Judge
 from linkguard.settings import default_shipped_lists_dir
 from tests.core.support import Judging
 

@@ -1,0 +1,168 @@
+"""The click path: ``GET /r/{token}`` and the Continue form of the warning page.
+
+GET (and HEAD) never change anything: a mail scanner fetching the link gets exactly the page a
+person would, and only a POST carrying a CSRF field from that page continues past a warning.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from linkguard.core.clients import ClientKind, classify, client_ip_for_log
+from linkguard.core.model import Verdict
+from linkguard.ports import ClickAction, ClickEvent, ClickKind
+from linkguard.service import Click
+from linkguard.web.metrics import Metrics
+from linkguard.web.pages import decision_context, render
+from linkguard.web.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    client_ip,
+    client_view,
+    csrf_field,
+    csrf_ok,
+    new_csrf_cookie,
+    origin_of,
+    same_origin,
+)
+from linkguard.web.state import AppState
+
+router = APIRouter(include_in_schema=False)
+
+_REDIRECT_HEADERS = {"referrer-policy": "no-referrer", "cache-control": "no-store"}
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.linkguard
+    return state
+
+
+def metrics_of(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def rate_limited(request: Request, state: AppState, route: str,
+                 rate: tuple[int, float]) -> Response | None:
+    retry = state.limiter.hit(f"{route}:{client_ip(request)}", limit=rate[0], window_s=rate[1])
+    if retry is None:
+        return None
+    metrics_of(request).rate_limited.labels(route).inc()
+    seconds = str(max(1, round(retry + 0.5)))
+    if route == "api":
+        from starlette.responses import JSONResponse  # noqa: PLC0415 - only on this path
+
+        return JSONResponse({"error": "rate_limited", "detail": f"retry in {seconds} s"},
+                            status_code=429, headers={"retry-after": seconds})
+    return render(state, "error.html", status=429, headers={"retry-after": seconds},
+                  heading="Too many requests",
+                  message=f"Please wait {seconds} seconds and try again.")
+
+
+@router.api_route("/r/{token}", methods=["GET", "HEAD"])
+async def click(token: str, request: Request) -> Response:
+    state = app_state(request)
+    limited = rate_limited(request, state, "click", state.click_rate)
+    if limited is not None:
+        return limited
+    started = time.perf_counter()
+    opened = await state.gateway.open(token)
+    metrics = metrics_of(request)
+    metrics.verdict_seconds.labels("click").observe(time.perf_counter() - started)
+    kind, _ = classify(client_view(request), state.scanner_agents)
+    response, action = answer(state, request, opened, token, continued=False)
+    record(state, request, opened, kind, action)
+    return response
+
+
+@router.post("/r/{token}/continue")
+async def continue_(token: str, request: Request) -> Response:
+    state = app_state(request)
+    limited = rate_limited(request, state, "click", state.click_rate)
+    if limited is not None:
+        return limited
+    opened = await state.gateway.open(token)
+    kind, _ = classify(client_view(request), state.scanner_agents)
+    if opened.state == "ok":
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        field = value if isinstance(value, str) else None
+        if not same_origin(request, state.base_url) or not csrf_ok(
+                state.csrf_secret, request.cookies.get(CSRF_COOKIE), field, opened.token_id):
+            record(state, request, opened, kind, ClickAction.REFUSED)
+            return render(state, "error.html", status=403, heading="Please open the link again",
+                          message="This request could not be verified as coming from the "
+                                  "warning page. Go back to your message and click the link "
+                                  "again.", reference=opened.token_id)
+    response, action = answer(state, request, opened, token, continued=True)
+    record(state, request, opened, kind, action)
+    return response
+
+
+def answer(state: AppState, request: Request, opened: Click, token: str,
+           *, continued: bool) -> tuple[Response, ClickAction]:
+    metrics = metrics_of(request)
+    if opened.state == "invalid":
+        code = opened.error.code if opened.error else "token.invalid"
+        metrics.token_errors.labels(code).inc()
+        return render(state, "error.html", status=400, heading="This link cannot be opened",
+                      message="The link is damaged or incomplete (sometimes a mail program cuts "
+                              "long links), or it was not made by this gateway. Open it again "
+                              "from the original message.",
+                      reference=opened.token_id), ClickAction.TOKEN_INVALID
+    if opened.state == "expired":
+        metrics.token_errors.labels("token.expired").inc()
+        return render(state, "error.html", status=410, heading="This link has expired",
+                      message="Links in messages are protected for a limited time and this "
+                              "one is too old. Ask the sender for a new link.",
+                      reference=opened.token_id), ClickAction.TOKEN_EXPIRED
+    decision = opened.decision
+    assert decision is not None  # noqa: S101 - state "ok" always carries one
+    context = decision_context(decision)
+    verdict = decision.verdict
+    url = decision.url
+    if verdict <= Verdict.WARN and (url is None or not url.is_http):
+        verdict = Verdict.BLOCK  # never redirect anywhere but the web
+    if verdict == Verdict.ALLOW or (verdict == Verdict.WARN and continued):
+        assert url is not None  # noqa: S101 - checked above
+        action = ClickAction.CONTINUED if verdict == Verdict.WARN else ClickAction.REDIRECT
+        return RedirectResponse(url.href, status_code=303, headers=_REDIRECT_HEADERS), action
+    if verdict == Verdict.WARN:
+        cookie = request.cookies.get(CSRF_COOKIE) or new_csrf_cookie()
+        target = origin_of(url.href) if url else None
+        response = render(state, "warn.html", form_targets=(target,) if target else (),
+                          csrf=csrf_field(state.csrf_secret, cookie, opened.token_id),
+                          continue_action=f"/r/{token}/continue", **context)
+        if request.cookies.get(CSRF_COOKIE) != cookie:
+            response.set_cookie(CSRF_COOKIE, cookie, max_age=8 * 3600, path="/r/",
+                                secure=state.https, httponly=True, samesite="strict")
+        return response, ClickAction.WARNED
+    if verdict == Verdict.CONFIRM:
+        return render(state, "confirm.html", sign_in_url=None, reference=opened.token_id,
+                      **context), ClickAction.CONFIRM_REQUIRED
+    return render(state, "block.html", status=403, reference=opened.token_id,
+                  **context), ClickAction.BLOCKED
+
+
+def record(state: AppState, request: Request, opened: Click, kind: ClientKind,
+           action: ClickAction) -> None:
+    claims, decision = opened.claims, opened.decision
+    url = decision.url if decision else None
+    event = ClickEvent(
+        at=datetime.now(UTC), kind=ClickKind(kind), action=action, token_id=opened.token_id,
+        message_id=(claims.message_id or "") if claims else "",
+        recipient=(claims.recipient or "") if claims else "",
+        destination=url.href if url else (claims.url if claims else ""),
+        registrable_domain=url.registrable_domain if url else "",
+        verdict=str(decision.verdict) if decision else "",
+        score=float(decision.score) if decision else 0.0,
+        reasons=tuple(r.code for r in decision.reasons) if decision else (),
+        client_ip=client_ip_for_log(client_ip(request), state.ip_mode, secret=state.ip_secret),
+        user_agent=request.headers.get("user-agent", "")[:512],
+    )
+    metrics_of(request).clicks.labels(event.verdict or "none", kind).inc()
+    state.recorder.record(event)

@@ -1,0 +1,59 @@
+"""Liveness, readiness and Prometheus metrics for operators and orchestrators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import JSONResponse, Response
+
+from linkguard.ports import Health
+from linkguard.web.routes.clicks import app_state, metrics_of
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: the stores answer",
+            responses={503: {"description": "A store the gateway needs does not answer"}})
+def readyz(request: Request) -> Response:
+    state = app_state(request)
+    results = [_probe("click_log", state.recorder.store.ping),
+               _probe("nonce_store", state.nonces.ping)]
+    stats = state.recorder.stats
+    results.append(Health("click_queue", ok=True, extra={
+        "pending": str(state.recorder.pending), "dropped": str(stats.dropped),
+        "failed": str(stats.failed)}, degraded=stats.failed > 0,
+        detail=stats.last_error if stats.failed else ""))
+    for probe in state.probes:
+        try:
+            results.append(probe())
+        except Exception as exc:  # a broken probe is a failed check, not a 500
+            results.append(Health(getattr(probe, "__name__", "probe"), ok=False,
+                                  detail=f"{type(exc).__name__}: {exc}"))
+    ok = all(r.ok for r in results)
+    status = "ready" if ok and not any(r.degraded for r in results) else (
+        "degraded" if ok else "not ready")
+    body = {"status": status, "checks": [
+        {"name": r.name, "ok": r.ok, "degraded": r.degraded, "detail": r.detail, **r.extra}
+        for r in results]}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+def _probe(name: str, ping: Callable[[], None]) -> Health:
+    try:
+        ping()
+    except Exception as exc:  # the store's own error, whatever its library
+        return Health(name, ok=False, detail=f"{type(exc).__name__}: {exc}")
+    return Health(name, ok=True)
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(metrics_of(request).registry),
+                    media_type=CONTENT_TYPE_LATEST)
