@@ -288,7 +288,7 @@ class ApiKeyRing:
             entry = raw.strip()
             if not entry:
                 continue
-            parts = entry.split(":")
+            parts = entry.split(":", 2)
             if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
                 raise ValueError(f"API key entry {position} is not name:secret[:scope+scope]")
             name, secret = parts[0], parts[1]

@@ -284,11 +284,21 @@ _SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
 _SCHEMELESS_HINT = ("www.",)
 
 
+# Characters a reader never sees. A control that starts right-to-left text (UAX #9: RLE, RLO,
+# RLI, FSI, RLM, ALM) reorders what follows it, so the reader takes the text before it as the
+# address ("https://paypal.com<RLO>gnp.exe" reads as paypal.com and reversed junk); the
+# left-to-right controls and zero-width characters are simply not seen.
+_RTL_CONTROLS = re.compile("[\u061c\u200f\u202b\u202e\u2067\u2068]")
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200e\u202a\u202c\u202d\u2060\u2066\u2069\ufeff]")
+
+
 def parse_link_text(text: str) -> ParsedUrl | None:
     """Read a link's display text as the address a person believes it is, if it looks like one.
 
     Returns None when the text is not address-like (plain words, an e-mail address, a phrase).
     """
+    if not text.isascii():
+        text = _INVISIBLE.sub("", _RTL_CONTROLS.split(text, maxsplit=1)[0])
     candidate = text.strip().strip("<>\"'()[]").strip()
     if not candidate or len(candidate) > 2048 or any(c.isspace() for c in candidate):
         return None

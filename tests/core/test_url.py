@@ -535,12 +535,21 @@ LINK_TEXT_ADDRESSES = [
     # link them, and the .zip ones are a known lure.
     pytest.param("invoice.zip", "invoice.zip", id="zip-tld"),
     pytest.param("README.md", "readme.md", id="md-tld"),
+    # Invisible characters: a direction override hides what follows it from the reader's
+    # idea of the address; zero-width characters are not seen at all.
+    pytest.param("https://paypal.com\u202egnp.exe", "paypal.com", id="rtl-override"),
+    pytest.param("www.pay\u200bpal.com", "www.paypal.com", id="zero-width-space"),
+    pytest.param("\u2066paypal.com\u2069", "paypal.com", id="ltr-isolate"),
+    pytest.param("\u202epaypal.com", None, id="rtl-override-first"),
 ]
 
 
 @pytest.mark.parametrize(("text", "host"), LINK_TEXT_ADDRESSES)
-def test_link_text_is_address(text: str, host: str) -> None:
+def test_link_text_is_address(text: str, host: str | None) -> None:
     result = parse_link_text(text)
+    if host is None:  # the text before the control is empty: nothing address-like is seen
+        assert result is None
+        return
     assert result is not None
     assert result.host == host
     assert result.is_http
