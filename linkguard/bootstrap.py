@@ -14,12 +14,17 @@ from typing import Any
 import yaml
 
 from linkguard.adapters.catalog_files import load_catalog, load_confusables, read_text
+from linkguard.adapters.facts import NetworkFacts
+from linkguard.adapters.feeds import FeedStore, parse_feed_sources
+from linkguard.adapters.rdap import DEFAULT_BOOTSTRAP_FILE, RdapBootstrap, RdapClient, RdapTimeouts
+from linkguard.adapters.resolver import RedirectResolver
 from linkguard.core.catalog import Catalog, own_brand, parse_host_lines
 from linkguard.core.checks import Check, default_checks
 from linkguard.core.engine import evaluate
 from linkguard.core.listfile import ListFileError, Problem
 from linkguard.core.model import OFFLINE, Decision, Facts, LinkContext
 from linkguard.core.policy import Policy, PolicyError
+from linkguard.core.redirects import OpenRedirects, parse_open_redirect_lines
 from linkguard.core.tokens import KeyRing, TokenError, generate_key_spec, open_token
 from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
 from linkguard.core.url import ParsedUrl, parse_url
@@ -132,3 +137,70 @@ def own_links(settings: Settings) -> OwnLinks:
         return None if isinstance(claims, TokenError) else claims.url
 
     return OwnLinks.from_bases([base], opener)
+
+
+# --- facts from outside (RDAP, feeds, redirects) ------------------------------------------
+
+
+def build_facts(settings: Settings | None = None, *,
+                catalog: Catalog | None = None) -> NetworkFacts:
+    """The facts source for the click path (``linkguard.ports.FactsSource``).
+
+    Pass the judge's catalog to avoid reading the lists twice. Nothing connects here: RDAP and
+    redirect clients open connections on first use; feeds load from files and the download
+    cache (call ``facts.feeds.refresh()`` or :func:`linkguard.adapters.feeds.start_refresh_task`
+    to download). With ``LINKGUARD_FACTS_ENABLED=false`` every part is off and every click gets
+    "not consulted" facts.
+    """
+    settings = settings or Settings()
+    budget_s = settings.rdap_budget_ms / 1000
+    if not settings.facts_enabled:
+        return NetworkFacts(budget_s=budget_s)
+    if catalog is None:
+        catalog = load_catalog(settings.shipped_lists_dir, list_files=settings.list_files,
+                               brand_files=settings.brand_files)
+    rdap = None
+    if settings.rdap_enabled:
+        bootstrap = RdapBootstrap.load(rdap_bootstrap_path(settings))
+        rdap = RdapClient(bootstrap, limits=RdapTimeouts(read_s=settings.rdap_timeout_s))
+    resolver = None
+    if settings.resolve_redirects:
+        path = settings.shipped_lists_dir / "open_redirects.txt"
+        rules = parse_open_redirect_lines(read_text(path), str(path)) if path.exists() else []
+        resolver = RedirectResolver(shorteners=catalog.shorteners,
+                                    open_redirects=OpenRedirects.build(rules),
+                                    max_hops=settings.max_redirect_hops)
+    feeds = None
+    if settings.feed_sources:
+        shared = shared_hosts(catalog)
+        feeds = FeedStore(parse_feed_sources(settings.feed_sources),
+                          cache_dir=settings.data_dir / "feeds",
+                          shared_host=lambda host: _under_any(host, shared))
+        feeds.load_local()
+    return NetworkFacts(rdap=rdap, feeds=feeds, resolver=resolver, budget_s=budget_s)
+
+
+def rdap_bootstrap_path(settings: Settings) -> Path:
+    """The configured bootstrap file, else the one 'rdap update-bootstrap' wrote, else the
+    shipped snapshot."""
+    if settings.rdap_bootstrap_file is not None:
+        return settings.rdap_bootstrap_file
+    installed = settings.data_dir / "rdap" / "dns.json"
+    return installed if installed.exists() else DEFAULT_BOOTSTRAP_FILE
+
+
+def shared_hosts(catalog: Catalog) -> frozenset[str]:
+    """Hosts where many people publish: a feed never lists one of them whole."""
+    hosts = {platform.host for platform in catalog.platforms} | set(catalog.shorteners)
+    for brand in catalog.brands:
+        hosts.update(brand.domains)
+    return frozenset(hosts)
+
+
+def _under_any(host: str, names: frozenset[str]) -> bool:
+    name = host
+    while name:
+        if name in names:
+            return True
+        _, _, name = name.partition(".")
+    return False

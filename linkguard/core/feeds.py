@@ -196,7 +196,7 @@ class FeedIndex:
 
     @classmethod
     def build(cls, feeds: Iterable[FeedParse], *,
-              shared_host: Callable[[str], bool] = lambda host: False) -> FeedIndex:
+              shared_host: Callable[[str], bool] = lambda _host: False) -> FeedIndex:
         """``shared_host(host)`` is true for hosts where many people publish (free hosting,
         shorteners, brand domains): those are never listed whole."""
         index = cls()
