@@ -23,10 +23,10 @@ every hop is made like this:
    that answers "public" to the check and "private" to the connection (DNS rebinding) cannot
    slip through.
 
-No cookies are stored or sent (a jar whose policy accepts no domain), no credentials from the
-URL, no proxy from the environment, no keep-alive (a connection made for one name is never
-reused for another on the same address). Errors never escape: :meth:`RedirectResolver.resolve`
-returns the chain it has and says why it stopped.
+Requests go straight to an httpx transport, not through a client: no cookie jar (nothing
+stored or sent), no credentials from the URL, no proxy from the environment, no keep-alive (a
+connection made for one name is never reused for another on the same address). Errors never
+escape: :meth:`RedirectResolver.resolve` returns the chain it has and says why it stopped.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Final
 
 import ada_url
@@ -165,7 +164,7 @@ class RedirectResolver:
 
     async def _follow(self, url: ParsedUrl, progress: _Progress) -> bool:
         current = url
-        async with self._client() as client:
+        async with self._connection() as connection:
             for _ in range(self.max_hops):
                 if not self.is_redirector(current):
                     return True
@@ -173,7 +172,7 @@ class RedirectResolver:
                 if target is None:
                     if not self._is_shortener(current):
                         return True  # a listed redirector link without a destination
-                    outcome = await self._fetch(client, current)
+                    outcome = await self._fetch(connection, current)
                     if isinstance(outcome, _Stop):
                         progress.detail = outcome.reason
                         return outcome.complete
@@ -199,15 +198,23 @@ class RedirectResolver:
             _, _, name = name.partition(".")
         return False
 
-    def _client(self) -> httpx.AsyncClient:
-        # A jar whose policy accepts no domain: Set-Cookie is dropped, nothing is ever sent.
-        jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-        return httpx.AsyncClient(
-            timeout=self._timeout, follow_redirects=False, cookies=jar, trust_env=False,
-            limits=httpx.Limits(max_keepalive_connections=0), transport=self._transport,
-            headers={"User-Agent": "linkguard-redirect-check", "Accept": "*/*"})
+    def _connection(self) -> httpx.AsyncBaseTransport:
+        # The transport itself, not a client: no cookie jar, no redirect handling (httpx's
+        # client would build the next request from Location and choke on javascript:), no
+        # proxy or credentials from the environment, and no keep-alive.
+        return self._transport or httpx.AsyncHTTPTransport(
+            retries=0, limits=httpx.Limits(max_keepalive_connections=0))
 
-    async def _fetch(self, client: httpx.AsyncClient, url: ParsedUrl) -> str | _Stop:
+    async def _ask(self, connection: httpx.AsyncBaseTransport, method: str, target: httpx.URL,
+                   headers: dict[str, str], extensions: dict[str, object]) -> httpx.Response:
+        self.fetches += 1
+        request = httpx.Request(method, target, headers=headers, extensions=extensions)
+        response = await connection.handle_async_request(request)
+        await response.aclose()  # headers are all we want: the body is never read
+        return response
+
+    async def _fetch(self, connection: httpx.AsyncBaseTransport,
+                     url: ParsedUrl) -> str | _Stop:
         if not url.is_http or url.host_kind not in (HostKind.DOMAIN, HostKind.IPV4,
                                                     HostKind.IPV6):
             return _Stop("not an http(s) link", complete=True)
@@ -220,16 +227,15 @@ class RedirectResolver:
         host_header = url.host if url.host_kind is not HostKind.IPV6 else f"[{url.host}]"
         if url.port is not None:
             host_header += f":{url.port}"
-        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-        self.fetches += 1
+        extensions: dict[str, object] = {"timeout": self._timeout.as_dict()}
+        if url.scheme == "https":
+            extensions["sni_hostname"] = url.host
+        headers = {"Host": host_header, "User-Agent": "linkguard-redirect-check",
+                   "Accept": "*/*"}
         try:
-            response = await client.head(pinned, headers={"Host": host_header},
-                                         extensions=extensions)
+            response = await self._ask(connection, "HEAD", pinned, headers, extensions)
             if response.status_code in HEAD_REFUSED:
-                self.fetches += 1
-                async with client.stream("GET", pinned, headers={"Host": host_header},
-                                         extensions=extensions) as streamed:
-                    response = streamed  # the body is never read
+                response = await self._ask(connection, "GET", pinned, headers, extensions)
         except httpx.TimeoutException:
             return _Stop(f"{url.host} did not answer in time")
         except httpx.HTTPError as exc:
