@@ -38,7 +38,7 @@ class Recorder(httpx.AsyncBaseTransport):
 
 
 def fixed_dns(*answers: str, calls: list[str] | None = None):  # type: ignore[no-untyped-def]
-    async def resolve(host: str, port: int) -> list[str]:
+    async def resolve(host: str, _port: int) -> list[str]:
         if calls is not None:
             calls.append(host)
         return list(answers)
@@ -54,7 +54,7 @@ def run(resolver: RedirectResolver, link: str, budget_s: float = 5.0) -> Resolut
 
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "127.8.9.10", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-    "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", "240.0.0.1", "192.0.2.1",
+    "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", "240.0.0.1", "192.0.2.1",  # noqa: S104
     "198.18.0.1", "::1", "::", "::ffff:127.0.0.1", "::ffff:8.8.8.8", "fc00::1", "fd12::1",
     "fe80::1", "fec0::1", "ff02::1", "2001:db8::1", "2002:7f00:1::1", "2001::1",
     "64:ff9b::7f00:1", "::127.0.0.1",
@@ -73,7 +73,7 @@ def test_test_policy_allows_only_loopback_more() -> None:
     policy = AddressPolicy(allow_loopback=True)
     assert policy.allows(ipaddress.ip_address("127.0.0.1"))
     assert policy.allows(ipaddress.ip_address("::1"))
-    for other in ("10.0.0.1", "::ffff:127.0.0.1", "169.254.169.254", "0.0.0.0"):
+    for other in ("10.0.0.1", "::ffff:127.0.0.1", "169.254.169.254", "0.0.0.0"):  # noqa: S104
         assert not policy.allows(ipaddress.ip_address(other))
 
 
@@ -145,7 +145,7 @@ def test_dns_rebinding_cannot_redirect_the_connection() -> None:
             answers = iter(["127.0.0.1", "127.0.0.2", "127.0.0.2"])
             calls: list[str] = []
 
-            async def rebinding(host: str, port: int) -> list[str]:
+            async def rebinding(host: str, _port: int) -> list[str]:
                 calls.append(host)
                 return [next(answers)]
 
@@ -276,7 +276,7 @@ def test_open_redirect_to_a_shortener_is_followed(hops: LocalServer) -> None:
     "a.example /x u extra",
 ])
 def test_malformed_rule_lines(text: str) -> None:
-    with pytest.raises(ListFileError, match="rules.txt:1"):
+    with pytest.raises(ListFileError, match=r"rules\.txt:1"):
         parse_open_redirect_lines(text, "rules.txt")
 
 
