@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from linkguard.adapters.feeds import FeedSource, FeedStore, parse_feed_sources
+from linkguard.adapters.feeds import FeedSource, FeedStore, parse_feed_sources, start_refresh_task
 from linkguard.core.feeds import (
     FeedFormatError,
     FeedIndex,
@@ -183,8 +183,6 @@ def test_refresh_downloads_caches_and_keeps_entries_on_failure(tmp_path: Path) -
 
 
 def test_refresh_task_runs_in_the_background(tmp_path: Path) -> None:
-    from linkguard.adapters.feeds import start_refresh_task
-
     feed = tmp_path / "feed.txt"
     feed.write_text("https://first.example/x\n", encoding="utf-8")
     store = FeedStore([FeedSource("openphish", str(feed))])
