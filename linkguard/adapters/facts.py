@@ -84,9 +84,11 @@ class NetworkFacts:
         return tuple(hits)
 
     async def _age(self, url: ParsedUrl, remaining_s: float) -> DomainAge:
+        # Names under a private suffix (alice.github.io) are not registrations: RDAP would
+        # answer 404 for them and the link would look unregistered. Not consulted: silent.
         if self.rdap is None or url.host_kind is not HostKind.DOMAIN \
-                or not url.registrable_domain:
-            return DomainAge()  # not consulted: silent
+                or not url.registrable_domain or url.suffix_is_private:
+            return DomainAge()
         now = self._clock()
         cached = self.rdap.cached(url.registrable_domain, now)
         if cached is not None:

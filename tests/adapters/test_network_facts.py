@@ -117,6 +117,14 @@ def test_ip_literals_and_disabled_parts_are_not_consulted() -> None:
         AgeState.NOT_CONSULTED
 
 
+def test_private_suffix_names_are_not_asked(world) -> None:  # type: ignore[no-untyped-def]
+    server, feed = world
+    facts = facts_for(server, feed)
+    found = gather(facts, "https://alice.github.io/login")
+    assert found.domain_age.state is AgeState.NOT_CONSULTED
+    assert server.seen == []
+
+
 def test_errors_inside_never_escape() -> None:
     class Broken(RedirectResolver):
         async def resolve(self, url: ParsedUrl, *, budget_s: float) -> Resolution:
