@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from linkguard.bootstrap import build_judge
-from linkguard.service import Judge
 from linkguard.core.model import Verdict
+from linkguard.service import Judge
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"

@@ -23,10 +23,10 @@ from pathlib import Path
 import tldextract
 
 from linkguard.adapters.catalog_files import load_catalog, load_confusables
-from linkguard.service import Judge
 from linkguard.core.catalog import Brand
 from linkguard.core.checks import default_checks
 from linkguard.core.policy import Policy
+from linkguard.service import Judge
 from linkguard.settings import default_shipped_lists_dir
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"

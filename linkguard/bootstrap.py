@@ -5,6 +5,7 @@ The only module that reads ``Settings``. Everything it builds is passed down as 
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,17 @@ import yaml
 from fastapi import FastAPI
 
 from linkguard.adapters.catalog_files import load_catalog, load_confusables, read_text
+from linkguard.adapters.facts import NetworkFacts
+from linkguard.adapters.feeds import FeedStore, parse_feed_sources, start_refresh_task
 from linkguard.adapters.memory import MemoryClickLog, MemoryNonceStore, MemoryRateLimiter
-from linkguard.core.catalog import own_brand, parse_host_lines
+from linkguard.adapters.rdap import DEFAULT_BOOTSTRAP_FILE, RdapBootstrap, RdapClient, RdapTimeouts
+from linkguard.adapters.resolver import RedirectResolver
+from linkguard.core.catalog import Catalog, own_brand, parse_host_lines
 from linkguard.core.checks import default_checks
 from linkguard.core.clients import DEFAULT_SCANNER_AGENTS, ScannerAgents
 from linkguard.core.listfile import ListFileError, Problem
 from linkguard.core.policy import Policy, PolicyError
+from linkguard.core.redirects import OpenRedirects, parse_open_redirect_lines
 from linkguard.core.tokens import KeyRing, TokenError, generate_key_spec, open_token
 from linkguard.core.unwrap import OwnLinks
 from linkguard.ports import ClickLog
@@ -117,14 +123,17 @@ def build_state(settings: Settings | None = None) -> AppState:
     if keys is None:
         raise ValueError("no link keys: set LINKGUARD_LINK_KEYS (see 'linkguard keys new'), "
                          "or LINKGUARD_DEV_MODE=true for a local key on this machine only")
-    gateway = Gateway(build_judge(settings), keys,
+    judge = build_judge(settings)
+    facts = build_facts(settings, catalog=judge.catalog) if settings.facts_enabled else None
+    gateway = Gateway(judge, keys, facts=facts,
+                      facts_budget_s=facts.budget_s if facts else 0.0,
                       max_link_age_s=settings.link_max_age_days * 86_400,
                       cache_ttl_s=settings.verdict_cache_s)
     recorder = ClickRecorder(build_click_log(settings), max_queue=settings.click_queue_size,
                              batch_size=settings.click_batch_size)
     api_keys = ApiKeyRing.parse(settings.api_keys.get_secret_value()) \
         if settings.api_keys else ApiKeyRing()
-    return AppState(
+    state = AppState(
         gateway=gateway, recorder=recorder, limiter=MemoryRateLimiter(),
         nonces=MemoryNonceStore(), api_keys=api_keys, base_url=settings.base_url,
         branding=Branding(org_name=settings.org_name, logo_url=settings.brand_logo_url,
@@ -136,6 +145,23 @@ def build_state(settings: Settings | None = None) -> AppState:
         click_rate=parse_rate(settings.rate_limit_clicks),
         api_rate=parse_rate(settings.rate_limit_api),
     )
+    if facts is not None:
+        _run_facts_beside_app(state, facts, settings.feed_refresh_s)
+    return state
+
+
+def _run_facts_beside_app(state: AppState, facts: NetworkFacts, refresh_s: float) -> None:
+    tasks: list[asyncio.Task[None]] = []
+    feeds = facts.feeds
+    if feeds is not None and refresh_s:
+        state.on_start.append(lambda: tasks.append(start_refresh_task(feeds, refresh_s)))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await facts.aclose()
+
+    state.on_stop.append(stop)
 
 
 def build_click_log(settings: Settings) -> ClickLog:
@@ -147,3 +173,68 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app for uvicorn (``linkguard serve``; ``uvicorn --factory
     linkguard.bootstrap:build_app``)."""
     return create_app(build_state(settings))
+# --- facts from outside (RDAP, feeds, redirects) ------------------------------------------
+
+
+def build_facts(settings: Settings | None = None, *,
+                catalog: Catalog | None = None) -> NetworkFacts:
+    """The facts source for the click path (``linkguard.ports.FactsSource``).
+
+    Pass the judge's catalog to avoid reading the lists twice. Nothing connects here: RDAP and
+    redirect clients open connections on first use; feeds load from files and the download
+    cache (call ``facts.feeds.refresh()`` or :func:`linkguard.adapters.feeds.start_refresh_task`
+    to download). With ``LINKGUARD_FACTS_ENABLED=false`` every part is off and every click gets
+    "not consulted" facts.
+    """
+    settings = settings or Settings()
+    budget_s = settings.rdap_budget_ms / 1000
+    if not settings.facts_enabled:
+        return NetworkFacts(budget_s=budget_s)
+    if catalog is None:
+        catalog = load_catalog(settings.shipped_lists_dir, list_files=settings.list_files,
+                               brand_files=settings.brand_files)
+    rdap = None
+    if settings.rdap_enabled:
+        bootstrap = RdapBootstrap.load(rdap_bootstrap_path(settings))
+        rdap = RdapClient(bootstrap, limits=RdapTimeouts(read_s=settings.rdap_timeout_s))
+    resolver = None
+    if settings.resolve_redirects:
+        path = settings.shipped_lists_dir / "open_redirects.txt"
+        rules = parse_open_redirect_lines(read_text(path), str(path)) if path.exists() else []
+        resolver = RedirectResolver(shorteners=catalog.shorteners,
+                                    open_redirects=OpenRedirects.build(rules),
+                                    max_hops=settings.max_redirect_hops)
+    feeds = None
+    if settings.feed_sources:
+        shared = shared_hosts(catalog)
+        feeds = FeedStore(parse_feed_sources(settings.feed_sources),
+                          cache_dir=settings.data_dir / "feeds",
+                          shared_host=lambda host: _under_any(host, shared))
+        feeds.load_local()
+    return NetworkFacts(rdap=rdap, feeds=feeds, resolver=resolver, budget_s=budget_s)
+
+
+def rdap_bootstrap_path(settings: Settings) -> Path:
+    """The configured bootstrap file, else the one 'rdap update-bootstrap' wrote, else the
+    shipped snapshot."""
+    if settings.rdap_bootstrap_file is not None:
+        return settings.rdap_bootstrap_file
+    installed = settings.data_dir / "rdap" / "dns.json"
+    return installed if installed.exists() else DEFAULT_BOOTSTRAP_FILE
+
+
+def shared_hosts(catalog: Catalog) -> frozenset[str]:
+    """Hosts where many people publish: a feed never lists one of them whole."""
+    hosts = {platform.host for platform in catalog.platforms} | set(catalog.shorteners)
+    for brand in catalog.brands:
+        hosts.update(brand.domains)
+    return frozenset(hosts)
+
+
+def _under_any(host: str, names: frozenset[str]) -> bool:
+    name = host
+    while name:
+        if name in names:
+            return True
+        _, _, name = name.partition(".")
+    return False

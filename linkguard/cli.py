@@ -235,6 +235,121 @@ def serve(
                 log_level="info")
 
 
+# --- facts from outside (RDAP, feeds, redirects) ------------------------------------------
+
+rdap_app = typer.Typer(no_args_is_help=True, help="Domain age over RDAP.")
+app.add_typer(rdap_app, name="rdap")
+feeds_app = typer.Typer(no_args_is_help=True, help="Reputation feeds.")
+app.add_typer(feeds_app, name="feeds")
+
+
+@rdap_app.command("update-bootstrap")
+def rdap_update_bootstrap(
+    url: Annotated[str | None, typer.Option(help="Where to download dns.json (default: "
+                                                 "LINKGUARD_RDAP_BOOTSTRAP_URL, IANA's).")]
+    = None,
+    output: Annotated[Path | None, typer.Option(help="Where to write it (default: "
+                                                     "$LINKGUARD_DATA_DIR/rdap/dns.json).")]
+    = None,
+) -> None:
+    """Download the IANA RDAP bootstrap registry for DNS (RFC 9224), check it, install it."""
+    import os
+
+    import httpx
+
+    from linkguard.adapters.rdap import MAX_BOOTSTRAP_BYTES, BootstrapError, RdapBootstrap
+    from linkguard.settings import Settings
+
+    settings = Settings()
+    source = url or settings.rdap_bootstrap_url
+    target = output or settings.data_dir / "rdap" / "dns.json"
+    try:
+        with httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True,
+                          max_redirects=5) as client, client.stream("GET", source) as response:
+            if response.status_code != 200:
+                raise _fail(f"{source} answered HTTP {response.status_code}", 1)
+            data = b""
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > MAX_BOOTSTRAP_BYTES:
+                    raise _fail(f"{source}: more than {MAX_BOOTSTRAP_BYTES} bytes", 1)
+    except httpx.HTTPError as exc:
+        raise _fail(f"cannot download {source}: {exc}", 1) from None
+    try:
+        bootstrap = RdapBootstrap.parse(data, source)
+    except BootstrapError as exc:
+        raise _fail(str(exc), 1) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    partial.write_bytes(data)
+    os.replace(partial, target)
+    typer.echo(f"ok: {len(bootstrap.servers)} TLDs, published {bootstrap.publication or '?'}, "
+               f"written to {target}")
+
+
+@rdap_app.command("age")
+def rdap_age(domains: Annotated[list[str], typer.Argument(help="Registrable domains.")]) -> None:
+    """Look up domains' registration dates over RDAP (as the gateway would, without cache)."""
+    import asyncio
+
+    from linkguard.adapters.rdap import BootstrapError, RdapBootstrap, RdapClient, RdapTimeouts
+    from linkguard.bootstrap import rdap_bootstrap_path
+    from linkguard.settings import Settings
+
+    settings = Settings()
+    try:
+        bootstrap = RdapBootstrap.load(rdap_bootstrap_path(settings))
+    except BootstrapError as exc:
+        raise _fail(str(exc)) from None
+    client = RdapClient(bootstrap, limits=RdapTimeouts(read_s=settings.rdap_timeout_s))
+
+    async def lookups() -> None:
+        now = datetime.now(UTC)
+        for domain in domains:
+            age = await client.domain_age(domain.strip().lower().rstrip("."), now)
+            if age.registered_missing:
+                typer.echo(f"{domain}: not registered")
+            elif age.age_days is not None:
+                when = age.registered.date().isoformat() if age.registered else "?"
+                typer.echo(f"{domain}: registered {when}, {age.age_days} days old")
+            else:
+                typer.echo(f"{domain}: unknown ({age.detail})")
+        await client.aclose()
+
+    asyncio.run(lookups())
+
+
+@feeds_app.command("update")
+def feeds_update() -> None:
+    """Download the configured feeds (LINKGUARD_FEED_SOURCES) into the cache and report.
+
+    Run it from cron or a systemd timer; a gateway with LINKGUARD_FEED_REFRESH_S > 0 also
+    refreshes by itself. Exit status 1 when a source failed (its previous copy stays)."""
+    import asyncio
+
+    from linkguard.adapters.feeds import FeedStore, parse_feed_sources
+    from linkguard.settings import Settings
+
+    settings = Settings()
+    try:
+        sources = parse_feed_sources(settings.feed_sources)
+    except ValueError as exc:
+        raise _fail(f"LINKGUARD_FEED_SOURCES: {exc}") from None
+    if not sources:
+        raise _fail("no feeds configured: set LINKGUARD_FEED_SOURCES (kind:location, comma "
+                    "separated)", 1)
+    store = FeedStore(sources, cache_dir=settings.data_dir / "feeds")
+    failed = False
+    for report in asyncio.run(store.refresh()):
+        failed |= bool(report.error)
+        status = f"error: {report.error}" if report.error else "ok"
+        typer.echo(f"{report.source:<10} {report.entries:>8} entries  {report.skipped:>6} "
+                   f"skipped  {status}")
+    typer.echo(f"index: {len(store.index)} URLs, {len(store.index.hosts)} whole hosts")
+    if failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

@@ -131,14 +131,23 @@ class Gateway:
         if self.facts is not None and decision.url is not None and decision.url.is_http:
             facts = await self.facts.gather(decision.url, budget_s=self.facts_budget_s)
             if facts is not OFFLINE:
-                target: str | ParsedUrl = decision.url
-                if len(facts.redirect_chain) > 1:
-                    target = facts.redirect_chain[-1]  # judge where the chain ends
-                decision = replace(self.judge.judge(target, context=ctx, facts=facts),
-                                   unwrapped_from=decision.unwrapped_from)
+                decision = self._with_facts(decision, decision.url, ctx, facts)
         with self._lock:
             self._cache[key] = decision
         return decision
+
+
+    def _with_facts(self, first: Decision, url: ParsedUrl, ctx: LinkContext,
+                    facts: Facts) -> Decision:
+        """Judge the link with what was learnt outside; behind a redirect chain, judge where
+        it ends too and keep the stricter verdict, so an admin entry for the link itself (a
+        blocked shortener code) still counts."""
+        here = self.judge.judge(url, context=ctx, facts=facts)
+        if len(facts.redirect_chain) > 1:
+            there = self.judge.judge(facts.redirect_chain[-1], context=ctx, facts=facts)
+            if (there.verdict, there.score) >= (here.verdict, here.score):
+                here = there
+        return replace(here, unwrapped_from=first.unwrapped_from)
 
 
 # --- the click log, off the hot path --------------------------------------------------------

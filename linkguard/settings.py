@@ -85,6 +85,32 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    # --- facts from outside (RDAP, feeds, redirects)
+    # Master switch. false: nothing is looked up outside the process (no RDAP, no redirect
+    # fetches, no feeds): domain age is "not consulted" and silent, as in `check --offline`.
+    facts_enabled: bool = True
+    # Domain age over RDAP. The bootstrap file defaults to $data_dir/rdap/dns.json when
+    # 'linkguard rdap update-bootstrap' has written one, else the partial snapshot shipped in
+    # linkguard/data/rdap/ (a few common TLDs; others report domain.age_unknown).
+    rdap_enabled: bool = True
+    rdap_bootstrap_file: Path | None = None
+    rdap_bootstrap_url: str = "https://data.iana.org/rdap/dns.json"
+    # Total time a click waits for facts (redirects + RDAP); later answers still fill caches.
+    rdap_budget_ms: int = Field(default=800, ge=0, le=30_000)
+    rdap_timeout_s: float = Field(default=4.0, gt=0, le=60)  # one RDAP request, read timeout
+    # Reputation feeds, comma separated, kind:location (kinds: openphish, urlhaus, phishtank,
+    # phishtank_tsv; location: a file path or an http(s) URL). Downloads go to $data_dir/feeds.
+    feed_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    feed_refresh_s: float = Field(default=3600.0, ge=0)  # 0: no background refresh
+    # Follow known shorteners, decode open redirectors (allowlists/); judge the final URL.
+    resolve_redirects: bool = True
+    max_redirect_hops: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("feed_sources", mode="before")
+    @classmethod
+    def _split_feed_sources(cls, value: object) -> object:
+        return cls._split_commas(value)
+
     @field_validator("brand_color")
     @classmethod
     def _css_color(cls, value: str) -> str:

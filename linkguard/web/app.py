@@ -8,6 +8,7 @@ it had accepted before the process ends.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,12 +37,12 @@ def create_app(state: AppState) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state.recorder.start()
         for start in state.on_start:
-            start()
+            await _maybe_await(start())
         try:
             yield
         finally:
             for stop in reversed(state.on_stop):
-                stop()
+                await _maybe_await(stop())
             state.recorder.close()
 
     app = FastAPI(
@@ -102,6 +103,11 @@ def create_app(state: AppState) -> FastAPI:
 
     app.add_middleware(SecurityHeaders, hsts=state.https, default_csp=csp())
     return app
+
+
+async def _maybe_await(result: object) -> None:
+    if inspect.isawaitable(result):
+        await result
 
 
 def _error_name(status: int) -> str:

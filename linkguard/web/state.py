@@ -36,9 +36,9 @@ class AppState:
     api_rate: tuple[int, float] = (600, 60.0)
     # Readiness probes beyond the built-in ones (stores, caches): each returns a Health.
     probes: list[Callable[[], Health]] = field(default_factory=list)
-    # Started and stopped with the app (feed refresh, list watcher …).
-    on_start: list[Callable[[], None]] = field(default_factory=list)
-    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    # Started and stopped with the app (feed refresh, list watcher …); may be coroutines.
+    on_start: list[Callable[[], object]] = field(default_factory=list)
+    on_stop: list[Callable[[], object]] = field(default_factory=list)
 
     @property
     def https(self) -> bool:

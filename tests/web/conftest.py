@@ -71,6 +71,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "link_keys": KEY_SPEC, "base_url": BASE, "list_files": [lists],
         "api_keys": "ci:" + "v" * 32 + ",admin:" + "a" * 32 + ":admin:read",
         "data_dir": tmp_path / "var", "org_name": "Corp Test",
+        "facts_enabled": False,  # no network in unit tests; see test_gateway_facts
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

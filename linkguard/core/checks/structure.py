@@ -107,7 +107,7 @@ class StructureCheck:
         if found_host is None:
             found_host = self._memo.put(url.host, tuple(self._host(url)))
         yield from found_host
-        if url.host in self.shorteners and url.path.strip("/"):
+        if url.host in self.shorteners and url.path.strip("/") and not _followed(url, facts):
             yield Signal("redirect.shortener", {"shortener": url.host})
         found = self.platforms.find(url)
         if found and found[1]:
@@ -184,6 +184,14 @@ def _machine_made(name: str) -> str | None:
             if vowels / len(letters) < 0.25:
                 return piece
     return None
+
+
+def _followed(url: ParsedUrl, facts: Facts) -> bool:
+    """The redirect chain was followed past this link: the destination is known (and judged,
+    and named in ``redirect.chain``), so the shortener hides nothing any more. A chain that
+    stopped on the shortener (time, hops, refusal) ends with this very URL."""
+    chain = facts.redirect_chain
+    return len(chain) > 1 and chain[-1] != url.href
 
 
 def _ip_range(host: str) -> str:

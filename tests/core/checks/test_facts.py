@@ -54,3 +54,46 @@ def test_feed_hit_blocks(crafted: Judging) -> None:
     reason = decision.reasons[0]
     assert reason.code == "reputation.feed"
     assert reason.evidence["source"] == "openphish"
+
+
+# --- redirect chains (facts from the resolver) ----------------------------------------------
+
+SHORT = "https://bit.ly/3xYzAbC"
+
+
+def test_unresolved_shortener_warns(crafted: Judging) -> None:
+    decision = crafted(SHORT)
+    assert "redirect.shortener" in codes(decision)
+    assert decision.verdict is Verdict.WARN
+
+
+def test_resolved_shortener_no_longer_warns_by_itself(crafted: Judging) -> None:
+    chain = (SHORT, "https://shop.example.org/spring-sale")
+    decision = crafted(SHORT, facts=Facts(redirect_chain=chain))
+    assert "redirect.shortener" not in codes(decision)
+    assert "redirect.chain" in codes(decision)
+    assert decision.verdict is Verdict.ALLOW
+    chain_reason = next(r for r in decision.reasons if r.code == "redirect.chain")
+    assert chain_reason.evidence["hops"] == 1
+    assert "shop.example.org" in str(chain_reason.evidence["chain"])
+
+
+def test_judging_the_final_url_names_the_chain(crafted: Judging) -> None:
+    final = "https://shop.example.org/spring-sale"
+    decision = crafted(final, facts=Facts(redirect_chain=(SHORT, final)))
+    assert codes(decision) == {"redirect.chain"}
+    assert decision.verdict is Verdict.ALLOW
+
+
+def test_chain_that_stopped_on_the_shortener_still_warns(crafted: Judging) -> None:
+    # The resolver ran out of hops or time on a second shortener: that one hides the end.
+    second = "https://tinyurl.com/abcdef"
+    decision = crafted(second, facts=Facts(redirect_chain=(SHORT, second)))
+    assert "redirect.shortener" in codes(decision)
+    assert decision.verdict is Verdict.WARN
+
+
+def test_destination_of_a_chain_is_judged_on_its_own_merits(crafted: Judging) -> None:
+    final = "http://paypa1-login.tk/verify"
+    decision = crafted(final, facts=Facts(redirect_chain=(SHORT, final)))
+    assert decision.verdict >= Verdict.CONFIRM
