@@ -6,6 +6,7 @@ The only module that reads ``Settings``. Everything it builds is passed down as 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from linkguard.core.policy import Policy, PolicyError
 from linkguard.core.tokens import KeyRing, TokenError, generate_key_spec, open_token
 from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
 from linkguard.core.url import ParsedUrl, parse_url
+from linkguard.mail import ContextFactory, MailPolicy
+from linkguard.rewriter import RewriteContext
 from linkguard.rewriter.sealer import TokenSealer
 from linkguard.settings import Settings
 
@@ -132,3 +135,39 @@ def own_links(settings: Settings) -> OwnLinks:
         return None if isinstance(claims, TokenError) else claims.url
 
     return OwnLinks.from_bases([base], opener)
+
+
+# --- mail (SMTP filter and milter)
+
+
+@dataclass(frozen=True, slots=True)
+class MailSetup:
+    """What `linkguard smtp-filter` and `linkguard milter` run with."""
+
+    policy: MailPolicy
+    contexts: ContextFactory
+    listen: str
+    reinject: str
+    reinject_timeout: float
+    milter_socket: str
+    shutdown_grace: float
+
+
+def build_mail(settings: Settings | None = None) -> MailSetup:
+    """The mail policy and a rewrite context per copy. Raises ValueError without link keys."""
+    settings = settings or Settings()
+    base = build_sealer(base_url=None, recipient=None, issued_at=0, settings=settings)
+    max_bytes = settings.mail_max_bytes
+
+    def contexts(recipient: str | None, message_id: str | None) -> RewriteContext:
+        sealer = replace(base, recipient=recipient, message_id=message_id,
+                         issued_at=int(time.time()))
+        return RewriteContext(sealer=sealer, is_sealed=sealer.is_sealed, max_bytes=max_bytes)
+
+    domains = frozenset(d.strip().lower().rstrip(".") for d in settings.mail_recipient_domains)
+    policy = MailPolicy(domains=domains, outbound=settings.mail_rewrite_outbound,
+                        internal=settings.mail_rewrite_internal,
+                        per_recipient=settings.mail_per_recipient)
+    return MailSetup(policy, contexts, settings.mail_listen, settings.mail_reinject,
+                     settings.mail_reinject_timeout, settings.milter_socket,
+                     settings.mail_shutdown_grace)
