@@ -64,6 +64,15 @@ class Delivered:
     content: bytes
 
 
+class _SinkSMTP(SMTP):
+    line_length_limit = 1 << 20  # as Postfix's smtpd: long lines are not ours to refuse
+
+
+class _LongLines(Controller):
+    def factory(self) -> SMTP:
+        return _SinkSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class Sink:
     """The delivery end: an aiosmtpd server that keeps what it is given."""
 
@@ -71,7 +80,7 @@ class Sink:
         self.messages: list[Delivered] = []
         self.answer = answer
         self.arrived = threading.Condition()
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port(),
+        self.controller = _LongLines(self, hostname="127.0.0.1", port=free_port(),
                                      data_size_limit=None)
 
     @property
