@@ -8,13 +8,15 @@ separate one (own config, queue and data directories in a temp dir), started wit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,6 +192,20 @@ def postfix_available() -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def postfix_root() -> Iterator[Path]:
+    """A directory for one Postfix instance, removed afterwards.
+
+    Not under pytest's tmp_path: that lies below a 0700 directory, and Postfix's daemons, which
+    run as the postfix user, must be able to walk down to their queue and data directories.
+    """
+    root = Path(tempfile.mkdtemp(prefix="linkguard-postfix-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @dataclass
 class Postfix:
     """A Postfix instance of our own in ``root``: SMTP on ``smtp_port``, mail out to the sink.
@@ -283,10 +299,14 @@ class Postfix:
         wait_port(self.smtp_port)
 
     def stop(self) -> None:
+        # abort: stop now, without waiting for deliveries (the queue is thrown away anyway).
         self.run("postfix", "-c", str(self.config), "abort", check=False)
-        pid = self.root / "queue" / "pid" / "master.pid"
         deadline = time.monotonic() + 10
-        while pid.exists() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.smtp_port), timeout=0.5).close()
+            except OSError:
+                return
             time.sleep(0.1)
 
     def queue(self) -> list[dict[str, object]]:
