@@ -151,6 +151,7 @@ class MailSetup:
     reinject_timeout: float
     milter_socket: str
     shutdown_grace: float
+    max_bytes: int
 
 
 def build_mail(settings: Settings | None = None) -> MailSetup:
@@ -170,4 +171,4 @@ def build_mail(settings: Settings | None = None) -> MailSetup:
                         per_recipient=settings.mail_per_recipient)
     return MailSetup(policy, contexts, settings.mail_listen, settings.mail_reinject,
                      settings.mail_reinject_timeout, settings.milter_socket,
-                     settings.mail_shutdown_grace)
+                     settings.mail_shutdown_grace, max_bytes)

@@ -291,6 +291,33 @@ def smtp_filter(
         raise _fail(f"{left} message(s) still in flight at exit (Postfix retries them)", 75)
 
 
+@app.command()
+def milter(
+    socket: Annotated[str | None, typer.Option(help="libmilter socket, inet:PORT@HOST or "
+                                                    "unix:PATH (default: "
+                                                    "LINKGUARD_MILTER_SOCKET).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the milter for Postfix's smtpd_milters (README: Mail integration).
+
+    Answers TEMPFAIL on any failure of its own; on SIGTERM it stops listening and lets the
+    messages in flight finish before exiting.
+    """
+    from linkguard.adapters.milter import run
+
+    setup = _mail_setup()
+    _log_to_stderr(verbose)
+    where = socket or setup.milter_socket
+
+    def ready() -> None:
+        typer.echo(f"linkguard: milter listening on {where}", err=True)
+
+    left = run(setup.policy, setup.contexts, socket=where, max_bytes=setup.max_bytes,
+               grace=setup.shutdown_grace, ready=ready)
+    if left:
+        raise _fail(f"{left} message(s) still in flight at exit (the sender retries them)", 75)
+
+
 def main() -> None:
     app()
 

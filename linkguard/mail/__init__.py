@@ -38,6 +38,7 @@ __all__ = [
     "domain_of",
     "message_id_of",
     "plan",
+    "rewrite_copy",
 ]
 
 # recipient (None: unbound), Message-ID (None: absent) → the rewrite context for one copy.
@@ -159,6 +160,15 @@ def plan(
     copies.append(first.copy)
     copies.extend(_rewrite(raw, (r,), r, message_id, contexts).copy for r in wanted[1:])
     return copies
+
+
+def rewrite_copy(raw: bytes, recipients: tuple[str, ...], bound: str | None,
+                 contexts: ContextFactory) -> Copy:
+    """One rewritten copy for ``recipients``, links bound to ``bound`` (the milter's case).
+
+    Raises :class:`TemporaryFailure` as :func:`plan` does.
+    """
+    return _rewrite(raw, recipients, bound, message_id_of(raw), contexts).copy
 
 
 @dataclass(frozen=True, slots=True)

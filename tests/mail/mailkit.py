@@ -51,6 +51,23 @@ def contexts(max_bytes: int = 50 * 1024 * 1024) -> ContextFactory:
     return make
 
 
+def raising_sealer(url: str, *, display_text: str | None, index: int) -> str | None:
+    del url, display_text, index
+    raise RuntimeError("a bug in the sealer")
+
+
+def broken(recipient: str | None, message_id: str | None) -> RewriteContext:
+    """A context whose sealer raises: the rewriter reports internal.error."""
+    del recipient, message_id
+    return RewriteContext(sealer=raising_sealer)
+
+
+def misconfigured(recipient: str | None, message_id: str | None) -> RewriteContext:
+    """No context can be built, as when the link keys cannot be read."""
+    del recipient, message_id
+    raise ValueError("no link keys: set LINKGUARD_LINK_KEYS")
+
+
 def claims_of(link: str) -> tuple[str, str | None]:
     """(destination, recipient) sealed in one of our links."""
     token = link[len(PREFIX):]
@@ -139,7 +156,9 @@ class FilterThread:
         return self
 
     def stop(self, grace: float = 10.0) -> int:
-        assert self._loop is not None and self.server is not None and self._thread is not None
+        assert self._loop is not None
+        assert self.server is not None
+        assert self._thread is not None
         left = asyncio.run_coroutine_threadsafe(self.server.stop(grace), self._loop).result(
             grace + 10)
         self._loop.call_soon_threadsafe(self._loop.stop)

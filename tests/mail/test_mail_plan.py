@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from linkguard.mail import Copy, MailPolicy, TemporaryFailure, domain_of, message_id_of, plan
-from linkguard.rewriter import RewriteContext
-from tests.mail.mailkit import PREFIX, claims_of, contexts
+from tests.mail.mailkit import PREFIX, broken, claims_of, contexts, misconfigured
 
 LINKED = (b"From: a@outside.test\r\nTo: b@ours.test\r\nMessage-ID: <m1@outside.test>\r\n"
           b"Subject: s\r\n\r\nsee https://example.com/x and https://example.org/y\r\n")
@@ -61,7 +60,8 @@ def test_per_recipient_split_binds_each_copy() -> None:
                   OURS, contexts())
     assert [c.recipients for c in copies] == [("d@else.test",), ("b@ours.test",),
                                               ("c@ours.test",)]
-    assert copies[0].content == LINKED and copies[0].header is None  # not ours: untouched
+    assert copies[0].content == LINKED  # not ours: untouched
+    assert copies[0].header is None
     for copy in copies[1:]:
         links = _links(copy)
         assert [claims_of(link) for link in links] == [
@@ -104,23 +104,12 @@ def test_no_wanted_recipient_means_no_rewrite() -> None:
 
 
 def test_internal_error_is_a_temporary_failure() -> None:
-    def broken(recipient: str | None, message_id: str | None) -> RewriteContext:
-        del recipient, message_id
-
-        def sealer(url: str, *, display_text: str | None, index: int) -> str | None:
-            raise RuntimeError("bug")
-
-        return RewriteContext(sealer=sealer)
-
     with pytest.raises(TemporaryFailure) as caught:
         plan(LINKED, "a@outside.test", ["b@ours.test"], OURS, broken)
     assert caught.value.status == "4.3.0"
 
 
 def test_unbuildable_context_is_a_temporary_failure() -> None:
-    def misconfigured(recipient: str | None, message_id: str | None) -> RewriteContext:
-        raise ValueError("no link keys")
-
     with pytest.raises(TemporaryFailure) as caught:
         plan(LINKED, "a@outside.test", ["b@ours.test"], OURS, misconfigured)
     assert caught.value.status == "4.3.5"

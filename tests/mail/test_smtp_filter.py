@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,17 @@ from linkguard.adapters.smtp_filter import parse_hostport
 from linkguard.core.tokens import generate_key_spec
 from linkguard.mail import MailPolicy
 from linkguard.rewriter import RewriteContext
-from tests.mail.mailkit import PREFIX, FilterThread, Sink, claims_of, contexts, free_port, wait_port
+from tests.mail.mailkit import (
+    PREFIX,
+    FilterThread,
+    Sink,
+    broken,
+    claims_of,
+    contexts,
+    free_port,
+    misconfigured,
+    wait_port,
+)
 
 LINKED = (b"From: a@outside.test\r\nTo: b@ours.test\r\nSubject: s\r\n"
           b"Authentication-Results: mx.ours.test; dkim=pass header.d=outside.test\r\n\r\n"
@@ -72,12 +83,6 @@ def test_eight_bit_and_utf8_mail(sink: Sink, options: list[str]) -> None:
 
 
 def test_internal_error_is_451(sink: Sink) -> None:
-    def broken(recipient: str | None, message_id: str | None) -> RewriteContext:
-        def sealer(url: str, *, display_text: str | None, index: int) -> str | None:
-            raise RuntimeError("bug")
-
-        return RewriteContext(sealer=sealer)
-
     with FilterThread(sink.port, make=broken) as flt:
         code, text = answer(flt.port)
     assert (code, text.split()[0]) == (451, "4.3.0")
@@ -85,9 +90,6 @@ def test_internal_error_is_451(sink: Sink) -> None:
 
 
 def test_misconfigured_sealer_is_451(sink: Sink) -> None:
-    def misconfigured(recipient: str | None, message_id: str | None) -> RewriteContext:
-        raise ValueError("no link keys: set LINKGUARD_LINK_KEYS")
-
     with FilterThread(sink.port, make=misconfigured) as flt:
         code, text = answer(flt.port)
     assert (code, text.split()[0]) == (451, "4.3.5")
@@ -107,8 +109,6 @@ def test_reinjection_tempfail_is_451() -> None:
 
 def test_reinjection_timeout_is_451() -> None:
     # A server that accepts the connection and never says a word.
-    import socket
-
     with socket.socket() as mute:
         mute.bind(("127.0.0.1", 0))
         mute.listen()
@@ -207,7 +207,7 @@ def test_graceful_stop_finishes_the_message_in_flight(sink: Sink) -> None:
     assert left == 0
     assert outcome == [(250, "")]
     assert len(sink.wait(1)) == 1
-    with pytest.raises(OSError):  # and nothing listens any more
+    with pytest.raises(ConnectionRefusedError):  # and nothing listens any more
         smtplib.SMTP("127.0.0.1", flt.port, timeout=2)
 
 
