@@ -31,7 +31,8 @@ from linkguard.rewriter.sealer import TokenSealer
 
 BASE_URL = "https://lg.test"
 PREFIX = BASE_URL + "/r/"
-KEYS = KeyRing.parse(generate_key_spec("t1"))
+KEY_SPEC = generate_key_spec("t1")
+KEYS = KeyRing.parse(KEY_SPEC)
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "emails"
 SKIP_CORPUS = f"sample corpus not found at {CORPUS} (public data of ../shared/data/emails)"
 
