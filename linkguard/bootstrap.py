@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,9 @@ from linkguard.core.policy import Policy, PolicyError
 from linkguard.core.redirects import OpenRedirects, parse_open_redirect_lines
 from linkguard.core.tokens import KeyRing, TokenError, generate_key_spec, open_token
 from linkguard.core.unwrap import OwnLinks
+from linkguard.mail import ContextFactory, MailPolicy
 from linkguard.ports import ClickLog
+from linkguard.rewriter import RewriteContext
 from linkguard.rewriter.sealer import TokenSealer
 from linkguard.service import ApiKeyRing, ClickRecorder, Gateway, Judge
 from linkguard.settings import Settings, parse_rate
@@ -238,3 +242,38 @@ def _under_any(host: str, names: frozenset[str]) -> bool:
             return True
         _, _, name = name.partition(".")
     return False
+# --- mail (SMTP filter and milter)
+
+
+@dataclass(frozen=True, slots=True)
+class MailSetup:
+    """What `linkguard smtp-filter` and `linkguard milter` run with."""
+
+    policy: MailPolicy
+    contexts: ContextFactory
+    listen: str
+    reinject: str
+    reinject_timeout: float
+    milter_socket: str
+    shutdown_grace: float
+    max_bytes: int
+
+
+def build_mail(settings: Settings | None = None) -> MailSetup:
+    """The mail policy and a rewrite context per copy. Raises ValueError without link keys."""
+    settings = settings or Settings()
+    base = build_sealer(base_url=None, recipient=None, issued_at=0, settings=settings)
+    max_bytes = settings.mail_max_bytes
+
+    def contexts(recipient: str | None, message_id: str | None) -> RewriteContext:
+        sealer = replace(base, recipient=recipient, message_id=message_id,
+                         issued_at=int(time.time()))
+        return RewriteContext(sealer=sealer, is_sealed=sealer.is_sealed, max_bytes=max_bytes)
+
+    domains = frozenset(d.strip().lower().rstrip(".") for d in settings.mail_recipient_domains)
+    policy = MailPolicy(domains=domains, outbound=settings.mail_rewrite_outbound,
+                        internal=settings.mail_rewrite_internal,
+                        per_recipient=settings.mail_per_recipient)
+    return MailSetup(policy, contexts, settings.mail_listen, settings.mail_reinject,
+                     settings.mail_reinject_timeout, settings.milter_socket,
+                     settings.mail_shutdown_grace, max_bytes)

@@ -350,6 +350,105 @@ def feeds_update() -> None:
         raise typer.Exit(1)
 
 
+# --- mail (SMTP filter and milter)
+
+if TYPE_CHECKING:
+    from linkguard.bootstrap import MailSetup
+
+
+def _mail_setup() -> MailSetup:
+    from linkguard.bootstrap import build_mail
+    from linkguard.core.tokens import KeyConfigError
+
+    try:
+        return build_mail()
+    except KeyConfigError as exc:
+        raise _fail(f"LINKGUARD_LINK_KEYS: {exc}") from None
+    except (ValueError, ListFileError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _log_to_stderr(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+@app.command("smtp-filter")
+def smtp_filter(
+    listen: Annotated[str | None, typer.Option(help="host:port to listen on (default: "
+                                                    "LINKGUARD_MAIL_LISTEN).")] = None,
+    reinject: Annotated[str | None, typer.Option(help="host:port to hand mail back to "
+                                                      "(default: LINKGUARD_MAIL_REINJECT).")]
+    = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the SMTP content filter for Postfix's content_filter (README: Mail integration).
+
+    Answers 4xx (Postfix keeps the mail and retries) on any failure of its own; on SIGTERM it
+    stops listening and finishes the messages in flight before exiting.
+    """
+    import asyncio
+
+    from linkguard.adapters.smtp_filter import (
+        FilterHandler,
+        FilterServer,
+        Reinjector,
+        parse_hostport,
+        serve,
+    )
+
+    setup = _mail_setup()
+    try:
+        host, port = parse_hostport(listen or setup.listen)
+        back_host, back_port = parse_hostport(reinject or setup.reinject)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    _log_to_stderr(verbose)
+    reinjector = Reinjector(back_host, back_port, timeout=setup.reinject_timeout)
+    handler = FilterHandler(setup.policy, setup.contexts, reinjector.send)
+    server = FilterServer(handler, host, port)
+
+    def ready(started: FilterServer) -> None:
+        typer.echo(f"linkguard: smtp-filter listening on {started.host}:{started.port}, "
+                   f"re-injecting to {back_host}:{back_port}", err=True)
+
+    try:
+        left = asyncio.run(serve(server, setup.shutdown_grace, ready))
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    if left:
+        raise _fail(f"{left} message(s) still in flight at exit (Postfix retries them)", 75)
+
+
+@app.command()
+def milter(
+    socket: Annotated[str | None, typer.Option(help="libmilter socket, inet:PORT@HOST or "
+                                                    "unix:PATH (default: "
+                                                    "LINKGUARD_MILTER_SOCKET).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the milter for Postfix's smtpd_milters (README: Mail integration).
+
+    Answers TEMPFAIL on any failure of its own; on SIGTERM it stops listening and lets the
+    messages in flight finish before exiting.
+    """
+    from linkguard.adapters.milter import run
+
+    setup = _mail_setup()
+    _log_to_stderr(verbose)
+    where = socket or setup.milter_socket
+
+    def ready() -> None:
+        typer.echo(f"linkguard: milter listening on {where}", err=True)
+
+    left = run(setup.policy, setup.contexts, socket=where, max_bytes=setup.max_bytes,
+               grace=setup.shutdown_grace, ready=ready)
+    if left:
+        raise _fail(f"{left} message(s) still in flight at exit (the sender retries them)", 75)
+
+
 def main() -> None:
     app()
 

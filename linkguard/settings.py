@@ -111,6 +111,34 @@ class Settings(BaseSettings):
     def _split_feed_sources(cls, value: object) -> object:
         return cls._split_commas(value)
 
+    # --- mail (SMTP filter and milter)
+    # `linkguard smtp-filter` (Postfix content_filter): listens here, hands the rewritten mail
+    # back to Postfix there (the amavis pattern), waiting at most mail_reinject_timeout seconds.
+    mail_listen: str = "127.0.0.1:10025"
+    mail_reinject: str = "127.0.0.1:10026"
+    mail_reinject_timeout: float = 60.0
+    # `linkguard milter` (Postfix smtpd_milters): a libmilter socket, inet:port@host or unix:path.
+    milter_socket: str = "inet:10030@127.0.0.1"
+    # Our domains, comma separated (subdomains included): mail to recipients there is rewritten.
+    # Empty: every recipient counts as ours.
+    mail_recipient_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mail_rewrite_outbound: bool = False  # recipients outside mail_recipient_domains too
+    mail_rewrite_internal: bool = True  # from our domains to our domains
+    # Seal each recipient's links with that recipient (the filter splits the message per
+    # recipient; the milter binds only a message with a single rewritten recipient).
+    mail_per_recipient: bool = True
+    # Larger messages pass unchanged (X-LinkGuard: passthrough=mime.too_large).
+    mail_max_bytes: int = 25 * 1024 * 1024
+    # On SIGTERM, messages in flight get this many seconds to finish before the process exits.
+    mail_shutdown_grace: float = 30.0
+
+    @field_validator("mail_recipient_domains", mode="before")
+    @classmethod
+    def _split_mail_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("brand_color")
     @classmethod
     def _css_color(cls, value: str) -> str:
