@@ -66,7 +66,8 @@ def ensure_installed() -> str:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         _missing_tool("Node.js and npm are needed for the OIDC provider tests")
-    assert node is not None and npm is not None
+    assert node is not None
+    assert npm is not None
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
         done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR,
                               capture_output=True, text=True, timeout=600, check=False)
