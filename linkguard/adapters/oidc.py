@@ -223,6 +223,8 @@ class OidcRelyingParty:
         try:
             provider = await self._load_provider()
         except _Failure as failure:
+            log.warning("OIDC sign-in cannot start: %s: %s", failure.error.code,
+                        failure.error.message)
             return failure.error
         state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         verifier = secrets.token_urlsafe(48)  # 64 characters; RFC 7636 §4.1 wants 43-128
@@ -328,7 +330,7 @@ class OidcRelyingParty:
         metadata = OpenIDProviderMetadata(document)
         try:
             metadata.validate()
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # Authlib's messages name the bad field
             raise _fail(SignInErrorCode.PROVIDER_UNAVAILABLE,
                         f"the IdP's discovery document is unusable: {exc}") from None
         # Discovery §4.3: the issuer in the document must be exactly the one configured.
