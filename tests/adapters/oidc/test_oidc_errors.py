@@ -52,13 +52,13 @@ def begin(handler: Handler) -> Authorization | SignInError:
 
 
 def raising(exc: Exception) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(_: httpx.Request) -> httpx.Response:
         raise exc
     return handler
 
 
 def answering(status: int, body: bytes = b"", **document: object) -> Handler:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(_: httpx.Request) -> httpx.Response:
         if document:
             return httpx.Response(status, json={**DISCOVERY, **document})
         return httpx.Response(status, content=body)
@@ -76,7 +76,7 @@ def answering(status: int, body: bytes = b"", **document: object) -> Handler:
     (answering(200, b"<html>"), SignInErrorCode.PROVIDER_ERROR),
     (answering(200, b"[1, 2]"), SignInErrorCode.PROVIDER_ERROR),
     (answering(200, issuer="https://other.example"), SignInErrorCode.PROVIDER_UNAVAILABLE),
-    (answering(200, token_endpoint="http://idp.corp.example/token"),
+    (answering(200, token_endpoint="http://idp.corp.example/token"),  # noqa: S106 - a URL
      SignInErrorCode.PROVIDER_UNAVAILABLE),
     (answering(200, id_token_signing_alg_values_supported=["HS256", "none"]),
      SignInErrorCode.PROVIDER_UNAVAILABLE),
@@ -112,12 +112,12 @@ def test_token_endpoint_failures_are_sign_in_errors() -> None:
     cases: list[tuple[Handler, SignInErrorCode]] = [
         (raising(httpx.ReadTimeout("slow")), SignInErrorCode.PROVIDER_UNAVAILABLE),
         (answering(500), SignInErrorCode.PROVIDER_UNAVAILABLE),
-        (lambda r: httpx.Response(400, json={"error": "invalid_grant"}),
+        (lambda _: httpx.Response(400, json={"error": "invalid_grant"}),
          SignInErrorCode.CODE_REJECTED),
-        (lambda r: httpx.Response(401, json={"error": "invalid_client"}),
+        (lambda _: httpx.Response(401, json={"error": "invalid_client"}),
          SignInErrorCode.PROVIDER_ERROR),
         (answering(200, b"not json"), SignInErrorCode.PROVIDER_ERROR),
-        (lambda r: httpx.Response(200, json={"access_token": "a"}),
+        (lambda _: httpx.Response(200, json={"access_token": "a"}),
          SignInErrorCode.PROVIDER_ERROR),  # no ID token
     ]
     for token, code in cases:
