@@ -272,7 +272,8 @@ class OidcRelyingParty:
         if "iss" in query and query["iss"] != self.config.issuer:
             raise _fail(SignInErrorCode.STATE_INVALID, "the sign-in answer came from another IdP")
         if "error" in query:
-            detail = query.get("error_description") or query["error"]
+            # Shown on a page (escaped by the templates); cut, since anyone can write it.
+            detail = (query.get("error_description") or query["error"])[:200]
             raise _fail(SignInErrorCode.PROVIDER_ERROR, f"the IdP refused the sign-in: {detail}")
         code = query.get("code")
         if not code:
