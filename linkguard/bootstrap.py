@@ -7,30 +7,42 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from fastapi import FastAPI
 
 from linkguard.adapters.catalog_files import load_catalog, load_confusables, read_text
 from linkguard.adapters.facts import NetworkFacts
 from linkguard.adapters.feeds import FeedStore, parse_feed_sources, start_refresh_task
+from linkguard.adapters.mailcode import MailCodes, Mailer, OutboxMailer, SmtpMailer, SmtpSecurity
 from linkguard.adapters.memory import MemoryClickLog, MemoryNonceStore, MemoryRateLimiter
+from linkguard.adapters.oidc import EmailVerifiedPolicy, OidcConfig, OidcRelyingParty
 from linkguard.adapters.rdap import DEFAULT_BOOTSTRAP_FILE, RdapBootstrap, RdapClient, RdapTimeouts
 from linkguard.adapters.resolver import RedirectResolver
+from linkguard.adapters.session import (
+    PENDING_COOKIE,
+    SESSION_COOKIE,
+    CookieParams,
+    SessionCodec,
+    cookie_params,
+)
 from linkguard.core.catalog import Catalog, own_brand, parse_host_lines
 from linkguard.core.checks import default_checks
 from linkguard.core.clients import DEFAULT_SCANNER_AGENTS, ScannerAgents
+from linkguard.core.identity import IdentityPolicy, parse_alias_groups
 from linkguard.core.listfile import ListFileError, Problem
 from linkguard.core.policy import Policy, PolicyError
 from linkguard.core.redirects import OpenRedirects, parse_open_redirect_lines
 from linkguard.core.tokens import KeyRing, TokenError, generate_key_spec, open_token
 from linkguard.core.unwrap import OwnLinks
 from linkguard.mail import ContextFactory, MailPolicy
-from linkguard.ports import ClickLog
+from linkguard.ports import ClickLog, NonceStore, RateLimiter
 from linkguard.rewriter import RewriteContext
 from linkguard.rewriter.sealer import TokenSealer
 from linkguard.service import ApiKeyRing, ClickRecorder, Gateway, Judge
@@ -277,3 +289,93 @@ def build_mail(settings: Settings | None = None) -> MailSetup:
     return MailSetup(policy, contexts, settings.mail_listen, settings.mail_reinject,
                      settings.mail_reinject_timeout, settings.milter_socket,
                      settings.mail_shutdown_grace, max_bytes)
+# --- identity-bound confirmation (OIDC, mailed codes) ---------------------------------------
+# Builders for the confirm flow's parts; the web layer holds them for the process's life
+# (``OidcRelyingParty.aclose`` at shutdown).
+
+DEV_SESSION_SECRET_FILE = "dev-session-secret"  # noqa: S105 - a file name, not a secret
+
+
+def load_session_secret(settings: Settings) -> str:
+    """The configured session secret; in dev mode without one, a secret kept in data_dir.
+
+    Outside dev mode a missing secret is a ValueError (placeholders are refused by Settings).
+    """
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value()
+    if not settings.dev_mode:
+        raise ValueError("no session secret: set LINKGUARD_SESSION_SECRET to 32+ random "
+                         "characters, or LINKGUARD_DEV_MODE=true for a local one")
+    path = settings.data_dir / DEV_SESSION_SECRET_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    # Created with 0600 before the secret is written, like the dev link key.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def build_identity_policy(settings: Settings) -> IdentityPolicy:
+    """Accepted domains, aliases (inline and file) and the no-recipient policy."""
+    separator = settings.subaddress_separator
+    text = settings.identity_aliases.replace(";", "\n")
+    if settings.identity_aliases_file is not None:
+        text += "\n" + read_text(settings.identity_aliases_file)
+    source = str(settings.identity_aliases_file or "LINKGUARD_IDENTITY_ALIASES")
+    aliases = parse_alias_groups(text, source, separator=separator)
+    return IdentityPolicy.build(accepted_domains=settings.accepted_domains, aliases=aliases,
+                                no_recipient=settings.no_recipient_policy,
+                                subaddress_separator=separator)
+
+
+def build_session_codec(settings: Settings) -> SessionCodec:
+    return SessionCodec(load_session_secret(settings), lifetime_s=settings.session_lifetime_s)
+
+
+def session_cookie_params(settings: Settings) -> CookieParams:
+    return cookie_params(settings.base_url, name=SESSION_COOKIE,
+                         max_age_s=settings.session_lifetime_s)
+
+
+def pending_cookie_params(settings: Settings) -> CookieParams:
+    """The cookie that carries a started sign-in (or a mailed-code challenge) to its end."""
+    return cookie_params(settings.base_url, name=PENDING_COOKIE, max_age_s=600)
+
+
+def build_oidc(settings: Settings, *,
+               transport: httpx.AsyncBaseTransport | None = None) -> OidcRelyingParty | None:
+    """The relying party for the configured IdP; None when no issuer is configured."""
+    if not settings.oidc_issuer:
+        return None
+    if not settings.oidc_client_id or settings.oidc_client_secret is None:
+        raise ValueError("LINKGUARD_OIDC_ISSUER needs LINKGUARD_OIDC_CLIENT_ID and "
+                         "LINKGUARD_OIDC_CLIENT_SECRET")
+    config = OidcConfig(
+        issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        scopes=tuple(settings.oidc_scopes), email_claim=settings.oidc_email_claim,
+        groups_claim=settings.oidc_groups_claim,
+        email_verified=EmailVerifiedPolicy(settings.oidc_email_verified),
+        timeout_s=settings.oidc_timeout_s)
+    return OidcRelyingParty(config, secret=load_session_secret(settings), transport=transport)
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    if settings.mailer == "smtp":
+        return SmtpMailer(settings.smtp_host, settings.smtp_port,
+                          security=SmtpSecurity(settings.smtp_security),
+                          username=settings.smtp_username,
+                          password=settings.smtp_password.get_secret_value()
+                          if settings.smtp_password else None,
+                          timeout_s=settings.smtp_timeout_s)
+    return OutboxMailer(settings.data_dir / "outbox")
+
+
+def build_mail_codes(settings: Settings, *, limiter: RateLimiter,
+                     nonces: NonceStore) -> MailCodes:
+    """Mailed one-time codes over the shared rate limiter and nonce store."""
+    return MailCodes(secret=load_session_secret(settings), mailer=build_mailer(settings),
+                     limiter=limiter, nonces=nonces, sender=settings.mail_from)
