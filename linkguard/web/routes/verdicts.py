@@ -96,6 +96,7 @@ class VerdictBatchOut(BaseModel):
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body cannot be read (not UTF-8 JSON)"},
     401: {"model": ErrorBody, "description": "No or unknown API key"},
     403: {"model": ErrorBody, "description": "The key lacks the verdict scope"},
     422: {"model": ErrorBody, "description": "The body is not valid (field paths in detail)"},
