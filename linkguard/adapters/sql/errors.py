@@ -1,0 +1,24 @@
+"""Translate driver failures at the boundary: an unreachable database is StoreUnavailableError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc
+
+from linkguard.ports import StoreUnavailableError
+
+
+@contextmanager
+def unavailable_as_store_error(what: str) -> Iterator[None]:
+    """Connection-level failures (server down, refused, timed out, locked too long) become
+    StoreUnavailableError; programming errors and constraint violations pass through."""
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError) as error:
+        raise StoreUnavailableError(f"{what}: database unavailable: {error.orig!r}") from error
+    except exc.DBAPIError as error:
+        if error.connection_invalidated:
+            raise StoreUnavailableError(f"{what}: database connection lost") from error
+        raise
