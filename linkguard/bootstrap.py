@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -132,3 +132,121 @@ def own_links(settings: Settings) -> OwnLinks:
         return None if isinstance(claims, TokenError) else claims.url
 
     return OwnLinks.from_bases([base], opener)
+
+
+# --- storage (SQL database, Redis) ----------------------------------------------------------
+# Builders for the stores. The gateway's lifespan builds one engine and one Redis client and
+# passes them to the others; nothing connects before first use. SQLAlchemy, Alembic and
+# redis load only when a builder runs (+0.4 s), so commands that use no store stay fast.
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from redis import Redis
+    from sqlalchemy import Engine
+
+    from linkguard.adapters.redis_stores import TieredCache
+    from linkguard.adapters.sql import ListWatcher
+    from linkguard.core.lists import ListEntry
+    from linkguard.ports import (
+        ApiKeyStore,
+        AuditLog,
+        ClickLog,
+        ListStore,
+        NonceStore,
+        RateLimiter,
+    )
+
+
+def database_url(settings: Settings) -> str:
+    from linkguard.adapters.sql import default_database_url  # noqa: PLC0415 - loaded on use
+
+    if settings.database_url is None:
+        return default_database_url(settings.data_dir)
+    return settings.database_url.get_secret_value()
+
+
+def build_engine(settings: Settings | None = None, *, upgrade: bool | None = None) -> Engine:
+    """The SQL engine; with ``database_auto_upgrade`` (or ``upgrade=True``) the schema is
+    brought to the newest revision first."""
+    from linkguard.adapters.sql import ensure_schema, make_engine  # noqa: PLC0415 - loaded on use
+
+    settings = settings or Settings()
+    engine = make_engine(database_url(settings))
+    if settings.database_auto_upgrade if upgrade is None else upgrade:
+        ensure_schema(engine)
+    return engine
+
+
+def build_redis(settings: Settings) -> Redis | None:
+    """The Redis client when LINKGUARD_REDIS_URL is set (connects lazily), else None."""
+    from linkguard.adapters.redis_stores import make_redis  # noqa: PLC0415 - loaded on use
+
+    if settings.redis_url is None:
+        return None
+    return make_redis(settings.redis_url.get_secret_value(), timeout_s=settings.redis_timeout_s)
+
+
+def build_click_log(engine: Engine) -> ClickLog:
+    from linkguard.adapters.sql import SqlClickLog  # noqa: PLC0415 - loaded on use
+
+    return SqlClickLog(engine)
+
+
+def build_nonce_store(settings: Settings, engine: Engine, redis: Redis | None) -> NonceStore:
+    """Redis when configured (shared by replicas), else the SQL database. Never in-process
+    memory across replicas: a nonce must be usable once in the whole deployment."""
+    from linkguard.adapters.redis_stores import RedisNonceStore  # noqa: PLC0415 - loaded on use
+    from linkguard.adapters.sql import SqlNonceStore  # noqa: PLC0415 - loaded on use
+
+    if redis is not None:
+        return RedisNonceStore(redis, prefix=settings.redis_prefix)
+    return SqlNonceStore(engine)
+
+
+def build_rate_limiter(settings: Settings, redis: Redis | None,
+                       local: RateLimiter) -> RateLimiter:
+    """``local`` (the in-process limiter) alone without Redis; with Redis, shared counters
+    that fall back to ``local`` while Redis is down (``.health()`` reports it)."""
+    from linkguard.adapters.redis_stores import FallbackRateLimiter, RedisRateLimiter  # noqa: PLC0415 - loaded on use
+
+    if redis is None:
+        return local
+    return FallbackRateLimiter(RedisRateLimiter(redis, prefix=settings.redis_prefix), local,
+                               retry_s=settings.redis_retry_s)
+
+
+def build_cache(settings: Settings, redis: Redis | None, namespace: str) -> TieredCache:
+    """A verdict or RDAP cache ("verdicts", "rdap"): in-process, in front of Redis if set."""
+    from linkguard.adapters.redis_stores import TieredCache  # noqa: PLC0415 - loaded on use
+
+    return TieredCache(redis, namespace=namespace, prefix=settings.redis_prefix,
+                       local_size=settings.cache_local_size,
+                       local_ttl_s=settings.cache_local_ttl_s, retry_s=settings.redis_retry_s)
+
+
+def build_list_store(engine: Engine) -> ListStore:
+    from linkguard.adapters.sql import SqlListStore  # noqa: PLC0415 - loaded on use
+
+    return SqlListStore(engine)
+
+
+def build_api_key_store(engine: Engine) -> ApiKeyStore:
+    from linkguard.adapters.sql import SqlApiKeyStore  # noqa: PLC0415 - loaded on use
+
+    return SqlApiKeyStore(engine)
+
+
+def build_audit_log(engine: Engine) -> AuditLog:
+    from linkguard.adapters.sql import SqlAuditLog  # noqa: PLC0415 - loaded on use
+
+    return SqlAuditLog(engine)
+
+
+def build_list_watcher(settings: Settings, store: ListStore,
+                       on_change: Callable[[list[ListEntry]], None]) -> ListWatcher:
+    """Polls the list version every ``list_poll_s``; call ``.start()`` in the lifespan (it
+    loads once before returning) and ``.stop()`` at shutdown."""
+    from linkguard.adapters.sql import ListWatcher  # noqa: PLC0415 - loaded on use
+
+    return ListWatcher(store, on_change, poll_s=settings.list_poll_s)

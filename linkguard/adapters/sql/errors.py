@@ -17,7 +17,8 @@ def unavailable_as_store_error(what: str) -> Iterator[None]:
     try:
         yield
     except (exc.OperationalError, exc.InterfaceError) as error:
-        raise StoreUnavailableError(f"{what}: database unavailable: {error.orig!r}") from error
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise StoreUnavailableError(f"{what}: database unavailable: {reason}") from error
     except exc.DBAPIError as error:
         if error.connection_invalidated:
             raise StoreUnavailableError(f"{what}: database connection lost") from error

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from linkguard.adapters.sql.engine import write_tx
+from linkguard.adapters.sql.errors import unavailable_as_store_error
 
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"
 # Any fixed 64-bit number; it only has to differ from other users of advisory locks.
@@ -36,19 +37,19 @@ def _locked(connection: Connection) -> None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with write_tx(engine) as connection:
+    with unavailable_as_store_error("migrations"), write_tx(engine) as connection:
         _locked(connection)
         command.upgrade(_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str = "-1") -> None:
-    with write_tx(engine) as connection:
+    with unavailable_as_store_error("migrations"), write_tx(engine) as connection:
         _locked(connection)
         command.downgrade(_config(connection), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+    with unavailable_as_store_error("migrations"), engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
