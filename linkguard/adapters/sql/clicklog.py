@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, select, text, tuple_
+from sqlalchemy import ColumnElement, Engine, select, text, tuple_
 
 from linkguard.adapters.sql.engine import read_tx, write_tx
 from linkguard.adapters.sql.errors import unavailable_as_store_error
@@ -106,6 +106,8 @@ class SqlClickLog:
     def write_batch(self, events: Sequence[ClickEvent]) -> None:
         if not events:
             return
+        if any(e.at.tzinfo is None for e in events):
+            raise ValueError("click event with a naive datetime: pass timezone-aware UTC times")
         rows = [event_row(e) for e in events]
         with unavailable_as_store_error("click log"), write_tx(self._engine) as connection:
             connection.execute(click_events.insert(), rows)
@@ -121,7 +123,7 @@ class SqlClickLog:
             # Row-value comparison: (at, id) < (:at, :id) walks the (…, at, id) indexes
             # backwards from the cursor without OFFSET.
             where.append(tuple_(c.at, c.id) < tuple_(at, row_id))
-        statement = (select(click_events).where(and_(*where))
+        statement = (select(click_events).where(*where)
                      .order_by(c.at.desc(), c.id.desc()).limit(limit + 1))
         with unavailable_as_store_error("click log"), read_tx(self._engine) as connection:
             rows = connection.execute(statement).all()
