@@ -99,6 +99,7 @@ class SqlApiKeyStore:
             with unavailable_as_store_error("API keys"), write_tx(self._engine) as connection:
                 connection.execute(update(api_keys).where(api_keys.c.id == key.id)
                                    .values(last_used=now))
+            key = ApiKey(key.id, key.name, key.prefix, key.scopes, key.created, now, None)
         return key
 
     def list(self) -> list[ApiKey]:
