@@ -240,9 +240,13 @@ def _actor() -> str:
         return "cli"
 
 
-def _engine(*, upgrade: bool | None = None) -> Engine:
+@contextmanager
+def _storage(*, upgrade: bool | None = None) -> Iterator[Engine]:
+    """The configured database, closed afterwards. An unreachable database is one clear line
+    and exit status 1, not a traceback."""
     from linkguard.adapters.sql.engine import normalise_url
     from linkguard.bootstrap import build_engine, database_url
+    from linkguard.ports import StoreUnavailableError
     from linkguard.settings import Settings
 
     settings = Settings()
@@ -250,18 +254,15 @@ def _engine(*, upgrade: bool | None = None) -> Engine:
         normalise_url(database_url(settings))
     except ValueError as exc:
         raise _fail(f"LINKGUARD_DATABASE_URL: {exc}") from None
-    return build_engine(settings, upgrade=upgrade)
-
-
-@contextmanager
-def _storage() -> Iterator[None]:
-    """An unreachable database is one clear line and exit status 1, not a traceback."""
-    from linkguard.ports import StoreUnavailableError
-
+    engine: Engine | None = None
     try:
-        yield
+        engine = build_engine(settings, upgrade=upgrade)
+        yield engine
     except StoreUnavailableError as exc:
         raise _fail(str(exc), 1) from None
+    finally:
+        if engine is not None:
+            engine.dispose()
 
 
 @db_app.command("upgrade")
@@ -270,8 +271,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Bring the schema up to REVISION (default: the newest)."""
     from linkguard.adapters.sql import migrate
 
-    with _storage():
-        engine = _engine(upgrade=False)
+    with _storage(upgrade=False) as engine:
         migrate.upgrade(engine, revision)
         typer.echo(f"database at revision {migrate.current_revision(engine)}")
 
@@ -283,8 +283,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision (
     """Take the schema back to REVISION (default: one step)."""
     from linkguard.adapters.sql import migrate
 
-    with _storage():
-        engine = _engine(upgrade=False)
+    with _storage(upgrade=False) as engine:
         migrate.downgrade(engine, revision)
         typer.echo(f"database at revision {migrate.current_revision(engine) or 'base'}")
 
@@ -316,8 +315,8 @@ def lists_sync(
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
         raise _fail("nothing synced", 1) from None
-    with _storage():
-        result = SqlListStore(_engine()).sync(entries, actor=_actor())
+    with _storage() as engine:
+        result = SqlListStore(engine).sync(entries, actor=_actor())
     typer.echo(f"added {result.added}, updated {result.updated}, removed {result.removed}, "
                f"unchanged {result.unchanged} (list version {result.version})")
 
@@ -362,8 +361,8 @@ def lists_export(
         raise _fail(f"--format must be yaml or json, not {fmt!r}")
     if origin not in ("file", "api", "all"):
         raise _fail(f"--origin must be file, api or all, not {origin!r}")
-    with _storage():
-        entries = SqlListStore(_engine()).entries(
+    with _storage() as engine:
+        entries = SqlListStore(engine).entries(
             origin=None if origin == "all" else ListSource(origin))
     if fmt == "json":
         typer.echo(json.dumps(export_json(entries), indent=2, ensure_ascii=False))
@@ -383,8 +382,8 @@ def apikeys_create(
 
     try:
         scopes = parse_scopes(scope)
-        with _storage():
-            key, secret = SqlApiKeyStore(_engine()).create(name, scopes, actor=_actor())
+        with _storage() as engine:
+            key, secret = SqlApiKeyStore(engine).create(name, scopes, actor=_actor())
     except ValueError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"key {key.id} ({key.name}; {' '.join(sorted(key.scopes))}). "
@@ -397,8 +396,8 @@ def apikeys_list() -> None:
     """List API keys (never their secrets)."""
     from linkguard.adapters.sql import SqlApiKeyStore
 
-    with _storage():
-        keys = SqlApiKeyStore(_engine()).list()
+    with _storage() as engine:
+        keys = SqlApiKeyStore(engine).list()
     for key in keys:
         state = f"revoked {key.revoked:%Y-%m-%d}" if key.revoked else "active"
         used = f"{key.last_used:%Y-%m-%d %H:%M}" if key.last_used else "never"
@@ -413,8 +412,8 @@ def apikeys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")])
     from linkguard.ports import EntryNotFoundError
 
     try:
-        with _storage():
-            key = SqlApiKeyStore(_engine()).revoke(key_id, actor=_actor())
+        with _storage() as engine:
+            key = SqlApiKeyStore(engine).revoke(key_id, actor=_actor())
     except EntryNotFoundError as exc:
         raise _fail(str(exc), 1) from None
     typer.echo(f"revoked key {key.id} ({key.name})")
