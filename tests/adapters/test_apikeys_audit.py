@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from linkguard.adapters.sql import SqlApiKeyStore
+from linkguard.adapters.sql import SqlApiKeyStore, SqlAuditLog
 from linkguard.adapters.sql.apikeys import hash_secret, parse_scopes
 from linkguard.adapters.sql.schema import api_keys
 from linkguard.ports import ApiKeyStore, ApiScope, AuditEvent, AuditLog, EntryNotFoundError
@@ -106,8 +106,6 @@ def test_last_used_is_written_at_most_once_a_minute(sql_engine: Engine) -> None:
 
 
 def test_key_changes_are_audited(sql_engine: Engine) -> None:
-    from linkguard.adapters.sql import SqlAuditLog
-
     store = SqlApiKeyStore(sql_engine)
     key, secret = store.create("ops", [ApiScope.ADMIN_READ], actor="cli:root")
     store.revoke(key.id, actor="admin:alice")

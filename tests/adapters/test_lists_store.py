@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from linkguard.adapters.sql import ListWatcher, SqlListStore
+from linkguard.adapters.sql import ListWatcher, SqlListStore, make_engine
 from linkguard.adapters.sql.lists import export_json, export_yaml
 from linkguard.core.lists import Action, ListEntry, MatchKind, parse_list_file
 from linkguard.ports import (
@@ -291,8 +291,6 @@ class TestListWatcher:
 
     def test_change_on_one_replica_reaches_another(self, pg_database: str,
                                                    pg_engine: Engine) -> None:
-        from linkguard.adapters.sql import make_engine
-
         other_engine = make_engine(pg_database)  # a second replica: its own engine and pool
         try:
             replica_a = SqlListStore(pg_engine)

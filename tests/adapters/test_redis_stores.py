@@ -99,6 +99,7 @@ class TestFallbackRateLimiter:
 
         class Down:
             def hit(self, key: str, *, limit: int, window_s: float) -> float | None:
+                del key, limit, window_s
                 nonlocal attempts
                 attempts += 1
                 raise StoreUnavailableError("down")

@@ -11,12 +11,14 @@ from typer.testing import CliRunner
 
 from linkguard.cli import app
 from linkguard.core.lists import parse_list_file
+from tests.adapters.conftest import free_port
 
 runner = CliRunner()
 
 ALLOW = "version: 1\nallow:\n  - domain: example.com\n    reason: ours\n"
 BLOCK = "version: 1\nblock:\n  - host: login.evil.example\n  - url_prefix: https://x.example/a/\n"
-BRANDS = "version: 1\nbrands:\n  - name: Example\n    tokens: [example]\n    domains: [example.com]\n"
+BRANDS = ("version: 1\nbrands:\n  - name: Example\n    tokens: [example]\n"
+          "    domains: [example.com]\n")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -61,7 +63,7 @@ def test_sync_is_idempotent_and_reports_counts(env: dict[str, str], lists_dir: P
 def test_a_bad_file_changes_nothing(env: dict[str, str], lists_dir: Path) -> None:
     assert run(env, "lists", "sync", str(lists_dir))[0] == 0
     (lists_dir / "allow.yaml").write_text("version: 1\nallow:\n  - domain: co.uk\n  - bogus\n")
-    code, out, err = run(env, "lists", "sync", str(lists_dir))
+    code, _, err = run(env, "lists", "sync", str(lists_dir))
     assert code == 1
     assert f"{lists_dir / 'allow.yaml'}:3: domain 'co.uk' is not a registrable domain" in err
     assert f"{lists_dir / 'allow.yaml'}:4:" in err
@@ -99,7 +101,7 @@ def test_export_yaml_and_json(env: dict[str, str], lists_dir: Path) -> None:
     assert {e.value for e in entries} == {"example.com", "login.evil.example",
                                           "https://x.example/a/"}
     assert yaml.safe_load(out)["version"] == 1
-    code, out, _ = run(env, "lists", "export", "--format", "json", "--origin", "file")
+    _, out, _ = run(env, "lists", "export", "--format", "json", "--origin", "file")
     rows = json.loads(out)
     assert {r["origin"] for r in rows} == {"file"}
     assert run(env, "lists", "export", "--origin", "api")[1].strip() == "version: 1"
@@ -133,9 +135,7 @@ def test_db_downgrade_and_upgrade(env: dict[str, str]) -> None:
     assert run(env, "db", "upgrade")[1].strip() == "database at revision 0001"
 
 
-def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
-    from tests.adapters.conftest import free_port
-
+def test_unreachable_database_is_one_clear_line() -> None:
     env = {"LINKGUARD_DATABASE_URL": f"postgresql://u@127.0.0.1:{free_port()}/x"}
     code, out, err = run(env, "lists", "export")
     assert code == 1
