@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, select, text, tuple_
+from sqlalchemy import ColumnElement, Engine, Select, select, text, tuple_
 
 from linkguard.adapters.sql.engine import read_tx, write_tx
 from linkguard.adapters.sql.errors import unavailable_as_store_error
@@ -99,6 +99,22 @@ def query_filters(query: ClickQuery) -> list[ColumnElement[bool]]:
     return where
 
 
+def search_statement(query: ClickQuery, *, limit: int,
+                     cursor: str | None = None) -> Select[Any]:
+    """One page, newest first: ``limit + 1`` rows, the extra one telling whether more exist."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    c = click_events.c
+    where = query_filters(query)
+    if cursor is not None:
+        at, row_id = decode_cursor(cursor)
+        # Row-value comparison: (at, id) < (:at, :id) walks the (…, at, id) indexes
+        # backwards from the cursor without OFFSET.
+        where.append(tuple_(c.at, c.id) < tuple_(at, row_id))
+    return (select(click_events).where(*where)
+            .order_by(c.at.desc(), c.id.desc()).limit(limit + 1))
+
+
 class SqlClickLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -114,17 +130,7 @@ class SqlClickLog:
 
     def search(self, query: ClickQuery, *, limit: int = 100,
                cursor: str | None = None) -> ClickPage:
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-        c = click_events.c
-        where = query_filters(query)
-        if cursor is not None:
-            at, row_id = decode_cursor(cursor)
-            # Row-value comparison: (at, id) < (:at, :id) walks the (…, at, id) indexes
-            # backwards from the cursor without OFFSET.
-            where.append(tuple_(c.at, c.id) < tuple_(at, row_id))
-        statement = (select(click_events).where(*where)
-                     .order_by(c.at.desc(), c.id.desc()).limit(limit + 1))
+        statement = search_statement(query, limit=limit, cursor=cursor)
         with unavailable_as_store_error("click log"), read_tx(self._engine) as connection:
             rows = connection.execute(statement).all()
         more = len(rows) > limit
