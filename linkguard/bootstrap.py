@@ -225,10 +225,16 @@ def build_cache(settings: Settings, redis: Redis | None, namespace: str) -> Tier
                        local_ttl_s=settings.cache_local_ttl_s, retry_s=settings.redis_retry_s)
 
 
-def build_list_store(engine: Engine) -> ListStore:
+def build_list_store(settings: Settings, engine: Engine, redis: Redis | None) -> ListStore:
+    """With Redis, every committed change is also published, so watchers reload at once."""
+    from linkguard.adapters.redis_stores import RedisListNotifier  # noqa: PLC0415 - loaded on use
     from linkguard.adapters.sql import SqlListStore  # noqa: PLC0415 - loaded on use
 
-    return SqlListStore(engine)
+    if redis is None:
+        return SqlListStore(engine)
+    notifier = RedisListNotifier(redis, prefix=settings.redis_prefix,
+                                 retry_s=settings.redis_retry_s)
+    return SqlListStore(engine, on_commit=notifier.publish)
 
 
 def build_api_key_store(engine: Engine) -> ApiKeyStore:
@@ -244,9 +250,14 @@ def build_audit_log(engine: Engine) -> AuditLog:
 
 
 def build_list_watcher(settings: Settings, store: ListStore,
-                       on_change: Callable[[list[ListEntry]], None]) -> ListWatcher:
-    """Polls the list version every ``list_poll_s``; call ``.start()`` in the lifespan (it
-    loads once before returning) and ``.stop()`` at shutdown."""
+                       on_change: Callable[[list[ListEntry]], None],
+                       redis: Redis | None = None) -> ListWatcher:
+    """Polls the list version every ``list_poll_s`` (and, with Redis, reloads at once on a
+    published change); ``.start()`` in the lifespan (it loads once before returning),
+    ``.stop()`` at shutdown, ``.health()`` for /readyz."""
+    from linkguard.adapters.redis_stores import RedisListNotifier  # noqa: PLC0415 - loaded on use
     from linkguard.adapters.sql import ListWatcher  # noqa: PLC0415 - loaded on use
 
-    return ListWatcher(store, on_change, poll_s=settings.list_poll_s)
+    subscribe = None if redis is None else RedisListNotifier(
+        redis, prefix=settings.redis_prefix, retry_s=settings.redis_retry_s).subscribe
+    return ListWatcher(store, on_change, poll_s=settings.list_poll_s, subscribe=subscribe)

@@ -300,8 +300,11 @@ def lists_sync(
     Entries made through the API are kept apart and never touched. Any problem in any file
     stops the sync before anything changes.
     """
+    from dataclasses import replace
+
     from linkguard.adapters.catalog_files import load_list_entries
-    from linkguard.adapters.sql import SqlListStore
+    from linkguard.bootstrap import build_list_store, build_redis
+    from linkguard.settings import Settings
 
     files, skipped = _list_files(paths)
     for path, why in skipped:
@@ -315,32 +318,43 @@ def lists_sync(
         for problem in exc.problems:
             typer.echo(str(problem), err=True)
         raise _fail("nothing synced", 1) from None
-    with _storage() as engine:
-        result = SqlListStore(engine).sync(entries, actor=_actor())
+    # Stored sources name files relative to the folder synced ("allow.yaml:12"), so syncing
+    # the same folder from another checkout or working directory is not a change.
+    shown = {str(path): name for path, name in files.items()}
+    entries = [replace(e, source=shown[file] + ":" + line)
+               for e in entries for file, _, line in [e.source.rpartition(":")]]
+    settings = Settings()
+    redis = build_redis(settings)  # with Redis, replicas reload at once, not at their next poll
+    try:
+        with _storage() as engine:
+            result = build_list_store(settings, engine, redis).sync(entries, actor=_actor())
+    finally:
+        if redis is not None:
+            redis.close()
     typer.echo(f"added {result.added}, updated {result.updated}, removed {result.removed}, "
                f"unchanged {result.unchanged} (list version {result.version})")
 
 
-def _list_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Allow/block files among ``paths``: files given by name always count; in directories,
-    YAML files whose top level has ``allow:`` or ``block:`` (brands.yaml and other data files
-    beside them are skipped and named)."""
+def _list_files(paths: Iterable[Path]) -> tuple[dict[Path, str], list[tuple[Path, str]]]:
+    """Allow/block files among ``paths`` with the names to store them under: files given by
+    name always count; in directories, YAML files whose top level has ``allow:`` or ``block:``
+    (brands.yaml and other data files beside them are skipped and named)."""
     import yaml
 
-    files: list[Path] = []
+    files: dict[Path, str] = {}
     skipped: list[tuple[Path, str]] = []
     for path in paths:
         if not path.is_dir():
-            files.append(path)
+            files[path] = path.name
             continue
         for candidate in sorted([*path.glob("*.yaml"), *path.glob("*.yml")]):
             try:
                 top = yaml.safe_load(candidate.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError):
-                files.append(candidate)  # let the list parser report it with file:line
+                files[candidate] = candidate.name  # the list parser reports it, file:line
                 continue
             if isinstance(top, dict) and ("allow" in top or "block" in top):
-                files.append(candidate)
+                files[candidate] = candidate.name
             else:
                 skipped.append((candidate, "not an allow/block list file"))
     return files, skipped

@@ -277,6 +277,56 @@ class TieredCache:
             self._error = ""
 
 
+class RedisListNotifier:
+    """Faster list propagation over Redis pub/sub; the version poll remains the guarantee.
+
+    ``publish`` goes in ``SqlListStore(on_commit=…)``; ``subscribe`` goes in
+    ``ListWatcher(subscribe=…)``. A message lost while Redis is down costs nothing but speed:
+    the next poll finds the new version anyway.
+    """
+
+    def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX,
+                 retry_s: float = 5.0) -> None:
+        self._client = client
+        self._channel = prefix + "lists"
+        self._retry_s = retry_s
+
+    def publish(self, version: int) -> None:
+        try:
+            self._client.publish(self._channel, str(version))
+        except redis.RedisError as error:
+            log.info("list change not published (replicas will poll): %s", error)
+
+    def subscribe(self, nudge: Callable[[], None]) -> Callable[[], None]:
+        """Call ``nudge`` on every message, from a daemon thread; returns the stop function."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self._listen, args=(nudge, stop), daemon=True,
+                                  name="linkguard-list-notifier")
+        thread.start()
+
+        def unsubscribe() -> None:
+            stop.set()
+            thread.join(5)
+
+        return unsubscribe
+
+    def _listen(self, nudge: Callable[[], None], stop: threading.Event) -> None:
+        while not stop.is_set():
+            # redis-py leaves pubsub() unannotated; it returns redis.client.PubSub.
+            pubsub = self._client.pubsub(  # type: ignore[no-untyped-call]
+                ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self._channel)
+                while not stop.is_set():
+                    if pubsub.get_message(timeout=0.5) is not None:
+                        nudge()
+            except redis.RedisError as error:
+                log.info("list notifications paused (polling continues): %s", error)
+                stop.wait(self._retry_s)
+            finally:
+                pubsub.close()
+
+
 def get_json(cache: Cache, key: str) -> Any:
     """The JSON value under ``key``, or None (also for bytes that are not JSON)."""
     raw = cache.get(key)

@@ -35,7 +35,7 @@ def test_embedded_default(tmp_path: Path) -> None:
         cache = bootstrap.build_cache(settings, None, "verdicts")
         cache.set("k", b"v", 10)
         assert cache.get("k") == b"v"
-        store = bootstrap.build_list_store(engine)
+        store = bootstrap.build_list_store(settings, engine, None)
         seen: list[list[ListEntry]] = []
         watcher = bootstrap.build_list_watcher(settings, store, seen.append)
         assert watcher.poll_once()

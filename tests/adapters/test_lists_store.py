@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+import redis
 from sqlalchemy import Engine
 
+from linkguard.adapters.redis_stores import RedisListNotifier, make_redis
 from linkguard.adapters.sql import ListWatcher, SqlListStore, make_engine
 from linkguard.adapters.sql.lists import export_json, export_yaml
 from linkguard.core.lists import Action, ListEntry, MatchKind, parse_list_file
@@ -20,6 +23,7 @@ from linkguard.ports import (
     ListStore,
     StoreUnavailableError,
 )
+from tests.adapters.conftest import free_port
 
 # Factories of the implementations under contract (fixtures in conftest.py): each list store
 # with the audit log its changes are recorded in.
@@ -357,3 +361,42 @@ class TestListWatcher:
     def test_bad_interval(self, sqlite_list_store: SqlListStore) -> None:
         with pytest.raises(ValueError, match="positive"):
             ListWatcher(sqlite_list_store, print, poll_s=0)
+
+
+class TestRedisNotifications:
+    def test_a_published_change_wakes_the_other_replica(
+            self, pg_database: str, pg_engine: Engine, redis_session_client: redis.Redis,
+            redis_prefix: str) -> None:
+        notifier = RedisListNotifier(redis_session_client, prefix=redis_prefix)
+        writer = SqlListStore(pg_engine, on_commit=notifier.publish)
+        other_engine = make_engine(pg_database)
+        arrived = threading.Event()
+        seen: list[list[ListEntry]] = []
+
+        def on_change(entries: list[ListEntry]) -> None:
+            seen.append(entries)
+            if entries:
+                arrived.set()
+
+        # A poll interval far longer than the test: only the message can bring the change.
+        watcher = ListWatcher(SqlListStore(other_engine), on_change, poll_s=600,
+                              subscribe=notifier.subscribe)
+        watcher.start()
+        try:
+            time.sleep(0.3)  # let the subscription reach Redis
+            writer.add(api_entry(), actor="admin:alice")
+            assert arrived.wait(5), "no reload after the published change"
+            assert [e.value for e in seen[-1]] == ["evil.example"]
+        finally:
+            watcher.stop()
+            other_engine.dispose()
+
+    def test_publishing_without_redis_is_harmless(self, sqlite_engine: Engine) -> None:
+        notifier = RedisListNotifier(make_redis(f"redis://127.0.0.1:{free_port()}/0",
+                                                timeout_s=0.2), retry_s=0.1)
+        store = SqlListStore(sqlite_engine, on_commit=notifier.publish)
+        store.add(api_entry(), actor="a")  # no exception: polling remains the guarantee
+        stop = notifier.subscribe(lambda: None)
+        time.sleep(0.3)
+        stop()
+        assert store.version() == 1

@@ -145,3 +145,13 @@ def test_unreachable_database_is_one_clear_line() -> None:
     code, _, err = run({"LINKGUARD_DATABASE_URL": "mysql://u@h/x"}, "db", "upgrade")
     assert code == 2
     assert "unsupported database URL" in err
+
+
+def test_sources_name_files_relative_to_the_folder(env: dict[str, str], lists_dir: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(env, "lists", "sync", str(lists_dir))[0] == 0
+    monkeypatch.chdir(lists_dir.parent)
+    _, out, _ = run(env, "lists", "sync", "lists/")  # another spelling of the same folder
+    assert out.startswith("added 0, updated 0, removed 0, unchanged 3")
+    rows = json.loads(run(env, "lists", "export", "--format", "json")[1])
+    assert {r["source"] for r in rows} == {"allow.yaml:3", "block.yml:3", "block.yml:4"}

@@ -72,9 +72,18 @@ class _Tally:
 
 
 class SqlListStore:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    """``on_commit(version)`` runs after each committed change (e.g. a Redis publish that wakes
+    the other replicas' watchers at once); it must not raise, and polling stays the guarantee."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow,
+                 on_commit: Callable[[int], None] | None = None) -> None:
         self._engine = engine
         self._clock = clock
+        self._on_commit = on_commit
+
+    def _committed(self, version: int) -> None:
+        if self._on_commit is not None:
+            self._on_commit(version)
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -110,7 +119,8 @@ class SqlListStore:
             insert_audit(connection, at=now, actor=actor, action="list.add",
                          object_type="list_entry", object_id=str(stored.id),
                          after=entry_json(stored.entry, ListSource.API))
-            self._bump(connection, now)
+            version = self._bump(connection, now)
+        self._committed(version)
         return stored
 
     def update(self, entry_id: int, entry: ListEntry, *, actor: str) -> StoredEntry:
@@ -127,7 +137,8 @@ class SqlListStore:
                          object_type="list_entry", object_id=str(entry_id),
                          before=entry_json(before.entry, before.origin),
                          after=entry_json(after.entry, after.origin))
-            self._bump(connection, now)
+            version = self._bump(connection, now)
+        self._committed(version)
         return after
 
     def delete(self, entry_id: int, *, actor: str) -> StoredEntry:
@@ -136,7 +147,8 @@ class SqlListStore:
             self._lock(connection)
             before = self._editable(connection, entry_id)
             self._delete(connection, before, actor=actor, action="list.delete", now=now)
-            self._bump(connection, now)
+            version = self._bump(connection, now)
+        self._committed(version)
         return before
 
     # --- bulk -----------------------------------------------------------------------------
@@ -203,6 +215,8 @@ class SqlListStore:
                         tally.written = True
             if tally.written:
                 version = self._bump(connection, now)
+        if tally.written:
+            self._committed(version)
         return SyncResult(tally.added, tally.updated, tally.removed, tally.unchanged, version)
 
     # --- statements -----------------------------------------------------------------------

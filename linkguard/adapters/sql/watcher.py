@@ -20,7 +20,12 @@ log = logging.getLogger(__name__)
 
 class ListWatcher:
     def __init__(self, store: ListStore, on_change: Callable[[list[ListEntry]], None], *,
-                 poll_s: float = 5.0) -> None:
+                 poll_s: float = 5.0,
+                 subscribe: Callable[[Callable[[], None]], Callable[[], None]] | None = None,
+                 ) -> None:
+        """``subscribe(nudge)``, when given, is called at start with a function that makes the
+        watcher poll at once (e.g. on a Redis pub/sub message); it returns a function that
+        unsubscribes, called at stop."""
         if poll_s <= 0:
             raise ValueError("poll interval must be positive")
         self._store = store
@@ -31,6 +36,8 @@ class ListWatcher:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._subscribe = subscribe
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def version(self) -> int | None:
@@ -61,8 +68,13 @@ class ListWatcher:
         self._thread = threading.Thread(target=self._run, name="linkguard-list-watcher",
                                         daemon=True)
         self._thread.start()
+        if self._subscribe is not None:
+            self._unsubscribe = self._subscribe(self.nudge)
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
