@@ -135,9 +135,11 @@ def own_links(settings: Settings) -> OwnLinks:
 
 
 # --- storage (SQL database, Redis) ----------------------------------------------------------
-# Builders for the stores. The gateway's lifespan builds one engine and one Redis client and
-# passes them to the others; nothing connects before first use. SQLAlchemy, Alembic and
-# redis load only when a builder runs (+0.4 s), so commands that use no store stay fast.
+# The gateway's lifespan calls build_storage() once (one engine, one Redis client), passes the
+# Storage to the store builders below and closes it at shutdown. Each builder also works
+# without one (it then builds its own, for one-off commands). Nothing connects at import time;
+# SQLAlchemy, Alembic and redis load only when a builder runs (+0.4 s), so commands that use
+# no store stay fast.
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -152,10 +154,48 @@ if TYPE_CHECKING:
         ApiKeyStore,
         AuditLog,
         ClickLog,
+        Health,
         ListStore,
         NonceStore,
         RateLimiter,
     )
+
+
+@dataclass(slots=True)
+class Storage:
+    """The shared connections: the SQL engine and, when configured, the Redis client."""
+
+    engine: Engine
+    redis: Redis | None = None
+
+    def health(self) -> list[Health]:
+        """For /readyz: the database must answer; Redis down is *degraded* (clicks go on with
+        local limits and caches) but confirmations then fail closed, as the detail says."""
+        from linkguard.adapters.sql import SqlClickLog  # noqa: PLC0415 - loaded on use
+        from linkguard.ports import Health, StoreUnavailableError  # noqa: PLC0415 - loaded on use
+
+        found: list[Health] = []
+        try:
+            SqlClickLog(self.engine).ping()
+            found.append(Health("database", ok=True, extra={"backend": self.engine.dialect.name}))
+        except StoreUnavailableError as exc:
+            found.append(Health("database", ok=False, detail=str(exc)))
+        if self.redis is not None:
+            import redis as redis_lib  # noqa: PLC0415 - loaded on use
+
+            try:
+                self.redis.ping()
+                found.append(Health("redis", ok=True))
+            except redis_lib.RedisError as exc:
+                found.append(Health("redis", ok=True, degraded=True,
+                                    detail=f"Redis unavailable ({exc}): limits and caches are "
+                                           "local, confirmations fail closed"))
+        return found
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
 
 
 def database_url(settings: Settings) -> str:
@@ -187,77 +227,92 @@ def build_redis(settings: Settings) -> Redis | None:
     return make_redis(settings.redis_url.get_secret_value(), timeout_s=settings.redis_timeout_s)
 
 
-def build_click_log(engine: Engine) -> ClickLog:
+def build_storage(settings: Settings | None = None) -> Storage:
+    """The engine (schema migrated unless LINKGUARD_DATABASE_AUTO_UPGRADE=false) and Redis."""
+    settings = settings or Settings()
+    return Storage(build_engine(settings), build_redis(settings))
+
+
+def build_click_log(settings: Settings, storage: Storage | None = None) -> ClickLog:
     from linkguard.adapters.sql import SqlClickLog  # noqa: PLC0415 - loaded on use
 
-    return SqlClickLog(engine)
+    return SqlClickLog((storage or build_storage(settings)).engine)
 
 
-def build_nonce_store(settings: Settings, engine: Engine, redis: Redis | None) -> NonceStore:
-    """Redis when configured (shared by replicas), else the SQL database. Never in-process
-    memory across replicas: a nonce must be usable once in the whole deployment."""
+def build_nonce_store(settings: Settings, storage: Storage | None = None) -> NonceStore:
+    """Redis when configured (shared by replicas), else the SQL database: a nonce must be
+    usable once in the whole deployment, so never process memory when there are replicas."""
     from linkguard.adapters.redis_stores import RedisNonceStore  # noqa: PLC0415 - loaded on use
     from linkguard.adapters.sql import SqlNonceStore  # noqa: PLC0415 - loaded on use
 
-    if redis is not None:
-        return RedisNonceStore(redis, prefix=settings.redis_prefix)
-    return SqlNonceStore(engine)
+    storage = storage or build_storage(settings)
+    if storage.redis is not None:
+        return RedisNonceStore(storage.redis, prefix=settings.redis_prefix)
+    return SqlNonceStore(storage.engine)
 
 
-def build_rate_limiter(settings: Settings, redis: Redis | None,
-                       local: RateLimiter) -> RateLimiter:
+def build_rate_limiter(settings: Settings, local: RateLimiter,
+                       storage: Storage | None = None) -> RateLimiter:
     """``local`` (the in-process limiter) alone without Redis; with Redis, shared counters
-    that fall back to ``local`` while Redis is down (``.health()`` reports it)."""
-    from linkguard.adapters.redis_stores import FallbackRateLimiter, RedisRateLimiter  # noqa: PLC0415 - loaded on use
+    that fall back to ``local`` while Redis is down (its ``.health()`` says so)."""
+    from linkguard.adapters.redis_stores import (  # noqa: PLC0415 - loaded on use
+        FallbackRateLimiter,
+        RedisRateLimiter,
+    )
 
+    redis = storage.redis if storage is not None else build_redis(settings)
     if redis is None:
         return local
     return FallbackRateLimiter(RedisRateLimiter(redis, prefix=settings.redis_prefix), local,
                                retry_s=settings.redis_retry_s)
 
 
-def build_cache(settings: Settings, redis: Redis | None, namespace: str) -> TieredCache:
+def build_cache(settings: Settings, namespace: str,
+                storage: Storage | None = None) -> TieredCache:
     """A verdict or RDAP cache ("verdicts", "rdap"): in-process, in front of Redis if set."""
     from linkguard.adapters.redis_stores import TieredCache  # noqa: PLC0415 - loaded on use
 
+    redis = storage.redis if storage is not None else build_redis(settings)
     return TieredCache(redis, namespace=namespace, prefix=settings.redis_prefix,
                        local_size=settings.cache_local_size,
                        local_ttl_s=settings.cache_local_ttl_s, retry_s=settings.redis_retry_s)
 
 
-def build_list_store(settings: Settings, engine: Engine, redis: Redis | None) -> ListStore:
+def build_list_store(settings: Settings, storage: Storage | None = None) -> ListStore:
     """With Redis, every committed change is also published, so watchers reload at once."""
     from linkguard.adapters.redis_stores import RedisListNotifier  # noqa: PLC0415 - loaded on use
     from linkguard.adapters.sql import SqlListStore  # noqa: PLC0415 - loaded on use
 
-    if redis is None:
-        return SqlListStore(engine)
-    notifier = RedisListNotifier(redis, prefix=settings.redis_prefix,
+    storage = storage or build_storage(settings)
+    if storage.redis is None:
+        return SqlListStore(storage.engine)
+    notifier = RedisListNotifier(storage.redis, prefix=settings.redis_prefix,
                                  retry_s=settings.redis_retry_s)
-    return SqlListStore(engine, on_commit=notifier.publish)
+    return SqlListStore(storage.engine, on_commit=notifier.publish)
 
 
-def build_api_key_store(engine: Engine) -> ApiKeyStore:
+def build_api_key_store(settings: Settings, storage: Storage | None = None) -> ApiKeyStore:
     from linkguard.adapters.sql import SqlApiKeyStore  # noqa: PLC0415 - loaded on use
 
-    return SqlApiKeyStore(engine)
+    return SqlApiKeyStore((storage or build_storage(settings)).engine)
 
 
-def build_audit_log(engine: Engine) -> AuditLog:
+def build_audit_log(settings: Settings, storage: Storage | None = None) -> AuditLog:
     from linkguard.adapters.sql import SqlAuditLog  # noqa: PLC0415 - loaded on use
 
-    return SqlAuditLog(engine)
+    return SqlAuditLog((storage or build_storage(settings)).engine)
 
 
 def build_list_watcher(settings: Settings, store: ListStore,
                        on_change: Callable[[list[ListEntry]], None],
-                       redis: Redis | None = None) -> ListWatcher:
+                       storage: Storage | None = None) -> ListWatcher:
     """Polls the list version every ``list_poll_s`` (and, with Redis, reloads at once on a
     published change); ``.start()`` in the lifespan (it loads once before returning),
     ``.stop()`` at shutdown, ``.health()`` for /readyz."""
     from linkguard.adapters.redis_stores import RedisListNotifier  # noqa: PLC0415 - loaded on use
     from linkguard.adapters.sql import ListWatcher  # noqa: PLC0415 - loaded on use
 
+    redis = storage.redis if storage is not None else None
     subscribe = None if redis is None else RedisListNotifier(
         redis, prefix=settings.redis_prefix, retry_s=settings.redis_retry_s).subscribe
     return ListWatcher(store, on_change, poll_s=settings.list_poll_s, subscribe=subscribe)

@@ -17,9 +17,7 @@ from linkguard.core.model import Decision, LinkContext
 from linkguard.core.reasons import REASONS
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from linkguard.bootstrap import Judge
+    from linkguard.bootstrap import Judge, Storage
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="linkguard: rewrite links in mail and judge them at click time.")
@@ -241,11 +239,11 @@ def _actor() -> str:
 
 
 @contextmanager
-def _storage(*, upgrade: bool | None = None) -> Iterator[Engine]:
-    """The configured database, closed afterwards. An unreachable database is one clear line
-    and exit status 1, not a traceback."""
+def _storage(*, upgrade: bool | None = None) -> Iterator[Storage]:
+    """The configured database (and Redis), closed afterwards. An unreachable database is one
+    clear line and exit status 1, not a traceback."""
     from linkguard.adapters.sql.engine import normalise_url
-    from linkguard.bootstrap import build_engine, database_url
+    from linkguard.bootstrap import Storage, build_engine, build_redis, database_url
     from linkguard.ports import StoreUnavailableError
     from linkguard.settings import Settings
 
@@ -254,15 +252,15 @@ def _storage(*, upgrade: bool | None = None) -> Iterator[Engine]:
         normalise_url(database_url(settings))
     except ValueError as exc:
         raise _fail(f"LINKGUARD_DATABASE_URL: {exc}") from None
-    engine: Engine | None = None
+    storage: Storage | None = None
     try:
-        engine = build_engine(settings, upgrade=upgrade)
-        yield engine
+        storage = Storage(build_engine(settings, upgrade=upgrade), build_redis(settings))
+        yield storage
     except StoreUnavailableError as exc:
         raise _fail(str(exc), 1) from None
     finally:
-        if engine is not None:
-            engine.dispose()
+        if storage is not None:
+            storage.close()
 
 
 @db_app.command("upgrade")
@@ -271,9 +269,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Bring the schema up to REVISION (default: the newest)."""
     from linkguard.adapters.sql import migrate
 
-    with _storage(upgrade=False) as engine:
-        migrate.upgrade(engine, revision)
-        typer.echo(f"database at revision {migrate.current_revision(engine)}")
+    with _storage(upgrade=False) as storage:
+        migrate.upgrade(storage.engine, revision)
+        typer.echo(f"database at revision {migrate.current_revision(storage.engine)}")
 
 
 @db_app.command("downgrade")
@@ -283,9 +281,9 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision (
     """Take the schema back to REVISION (default: one step)."""
     from linkguard.adapters.sql import migrate
 
-    with _storage(upgrade=False) as engine:
-        migrate.downgrade(engine, revision)
-        typer.echo(f"database at revision {migrate.current_revision(engine) or 'base'}")
+    with _storage(upgrade=False) as storage:
+        migrate.downgrade(storage.engine, revision)
+        typer.echo(f"database at revision {migrate.current_revision(storage.engine) or 'base'}")
 
 
 @lists_app.command("sync")
@@ -303,7 +301,7 @@ def lists_sync(
     from dataclasses import replace
 
     from linkguard.adapters.catalog_files import load_list_entries
-    from linkguard.bootstrap import build_list_store, build_redis
+    from linkguard.bootstrap import build_list_store
     from linkguard.settings import Settings
 
     files, skipped = _list_files(paths)
@@ -323,14 +321,8 @@ def lists_sync(
     shown = {str(path): name for path, name in files.items()}
     entries = [replace(e, source=shown[file] + ":" + line)
                for e in entries for file, _, line in [e.source.rpartition(":")]]
-    settings = Settings()
-    redis = build_redis(settings)  # with Redis, replicas reload at once, not at their next poll
-    try:
-        with _storage() as engine:
-            result = build_list_store(settings, engine, redis).sync(entries, actor=_actor())
-    finally:
-        if redis is not None:
-            redis.close()
+    with _storage() as storage:  # with Redis, replicas reload at once, not at their next poll
+        result = build_list_store(Settings(), storage).sync(entries, actor=_actor())
     typer.echo(f"added {result.added}, updated {result.updated}, removed {result.removed}, "
                f"unchanged {result.unchanged} (list version {result.version})")
 
@@ -375,8 +367,8 @@ def lists_export(
         raise _fail(f"--format must be yaml or json, not {fmt!r}")
     if origin not in ("file", "api", "all"):
         raise _fail(f"--origin must be file, api or all, not {origin!r}")
-    with _storage() as engine:
-        entries = SqlListStore(engine).entries(
+    with _storage() as storage:
+        entries = SqlListStore(storage.engine).entries(
             origin=None if origin == "all" else ListSource(origin))
     if fmt == "json":
         typer.echo(json.dumps(export_json(entries), indent=2, ensure_ascii=False))
@@ -396,8 +388,8 @@ def apikeys_create(
 
     try:
         scopes = parse_scopes(scope)
-        with _storage() as engine:
-            key, secret = SqlApiKeyStore(engine).create(name, scopes, actor=_actor())
+        with _storage() as storage:
+            key, secret = SqlApiKeyStore(storage.engine).create(name, scopes, actor=_actor())
     except ValueError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"key {key.id} ({key.name}; {' '.join(sorted(key.scopes))}). "
@@ -410,8 +402,8 @@ def apikeys_list() -> None:
     """List API keys (never their secrets)."""
     from linkguard.adapters.sql import SqlApiKeyStore
 
-    with _storage() as engine:
-        keys = SqlApiKeyStore(engine).list()
+    with _storage() as storage:
+        keys = SqlApiKeyStore(storage.engine).list()
     for key in keys:
         state = f"revoked {key.revoked:%Y-%m-%d}" if key.revoked else "active"
         used = f"{key.last_used:%Y-%m-%d %H:%M}" if key.last_used else "never"
@@ -426,8 +418,8 @@ def apikeys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")])
     from linkguard.ports import EntryNotFoundError
 
     try:
-        with _storage() as engine:
-            key = SqlApiKeyStore(engine).revoke(key_id, actor=_actor())
+        with _storage() as storage:
+            key = SqlApiKeyStore(storage.engine).revoke(key_id, actor=_actor())
     except EntryNotFoundError as exc:
         raise _fail(str(exc), 1) from None
     typer.echo(f"revoked key {key.id} ({key.name})")

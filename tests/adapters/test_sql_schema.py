@@ -66,7 +66,7 @@ def test_up_down_up(empty: Engine) -> None:
 def test_retro_hunt_indexes_exist(empty: Engine) -> None:
     upgrade(empty)
     indexes = {tuple(i["column_names"]) for i in inspect(empty).get_indexes("click_events")}
-    assert {("registrable_domain", "at", "id"), ("recipient", "at", "id"), ("at", "id"),
+    assert {("registrable_domain", "at", "id"), ("recipient_key", "at", "id"), ("at", "id"),
             ("destination",)} <= indexes
 
 

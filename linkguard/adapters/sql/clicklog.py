@@ -29,6 +29,7 @@ def event_row(event: ClickEvent) -> dict[str, Any]:
     row["kind"] = str(event.kind)
     row["action"] = str(event.action)
     row["reasons"] = " ".join(event.reasons)  # reason codes never contain spaces
+    row["recipient_key"] = event.recipient.lower()
     return row
 
 
@@ -85,7 +86,7 @@ def query_filters(query: ClickQuery) -> list[ColumnElement[bool]]:
         if upper is not None:
             where.append(c.destination < upper)
     if query.recipient is not None:
-        where.append(c.recipient == query.recipient)
+        where.append(c.recipient_key == query.recipient.lower())
     if query.verdict is not None:
         where.append(c.verdict == query.verdict)
     if query.kind is not None:

@@ -113,6 +113,9 @@ click_events = Table(
     Column("token_id", Text, nullable=False, default=""),
     Column("message_id", Text, nullable=False, default=""),
     Column("recipient", Text, nullable=False, default=""),
+    # Recipients are searched without regard to case (Alice@Example.org is alice@example.org
+    # in practice): the lower-cased copy is what the index holds.
+    Column("recipient_key", Text, nullable=False, default=""),
     Column("destination", CodepointText, nullable=False, default=""),
     Column("registrable_domain", Text, nullable=False, default=""),
     Column("verdict", String(8), nullable=False, default=""),
@@ -123,7 +126,7 @@ click_events = Table(
     # Retro-hunt: every search is "newest first" within one filter, keyset-paginated on
     # (at, id), so each index ends with (at, id) and serves both the filter and the order.
     Index(None, "registrable_domain", "at", "id"),
-    Index(None, "recipient", "at", "id"),
+    Index(None, "recipient_key", "at", "id"),
     Index(None, "at", "id"),
     Index(None, "destination"),
 )

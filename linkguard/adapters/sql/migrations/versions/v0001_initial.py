@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("token_id", sa.Text, nullable=False),
         sa.Column("message_id", sa.Text, nullable=False),
         sa.Column("recipient", sa.Text, nullable=False),
+        sa.Column("recipient_key", sa.Text, nullable=False),
         sa.Column("destination", CodepointText, nullable=False),
         sa.Column("registrable_domain", sa.Text, nullable=False),
         sa.Column("verdict", sa.String(8), nullable=False),
@@ -76,7 +77,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_click_events_registrable_domain_at_id", "click_events",
                     ["registrable_domain", "at", "id"])
-    op.create_index("ix_click_events_recipient_at_id", "click_events", ["recipient", "at", "id"])
+    op.create_index("ix_click_events_recipient_key_at_id", "click_events",
+                    ["recipient_key", "at", "id"])
     op.create_index("ix_click_events_at_id", "click_events", ["at", "id"])
     op.create_index("ix_click_events_destination", "click_events", ["destination"])
     op.create_table(
