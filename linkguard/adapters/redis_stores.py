@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from cachetools import TTLCache
@@ -33,6 +33,7 @@ from linkguard.ports import Cache, Health, RateLimiter, StoreUnavailableError
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "linkguard:"
+T = TypeVar("T")
 
 
 def make_redis(url: str, *, timeout_s: float = 0.5) -> redis.Redis:
@@ -118,53 +119,80 @@ class RedisRateLimiter:
         return None if int(count) <= limit else max(int(ttl_ms), 1) / 1000
 
 
-class FallbackRateLimiter:
-    """Redis when it answers, an in-process limiter when it does not.
+class _Outage:
+    """Tracks whether Redis is down for one user of it, and when to try it again.
 
-    While Redis is down only one attempt per ``retry_s`` goes to it (the others go straight to
-    the local limiter), so an outage costs one timeout per interval, not one per request.
+    While down, only one call per ``retry_s`` goes to Redis (the others are answered locally),
+    so an outage costs one timeout per interval, not one per request.
     """
+
+    def __init__(self, name: str, retry_s: float, clock: Callable[[], float]) -> None:
+        self._name = name
+        self._retry_s = retry_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._retry_at: float | None = None  # None: Redis believed up
+        self.detail = ""
+
+    @property
+    def down(self) -> bool:
+        return self._retry_at is not None
+
+    def should_try(self) -> bool:
+        now = self._clock()
+        with self._lock:
+            if self._retry_at is None:
+                return True
+            if now < self._retry_at:
+                return False
+            self._retry_at = now + self._retry_s  # this call is the one retry
+            return True
+
+    def failed(self, error: Exception) -> None:
+        with self._lock:
+            if self._retry_at is None:
+                log.warning("%s: Redis down, continuing on local state: %s", self._name, error)
+            self._retry_at = self._clock() + self._retry_s
+            self.detail = f"Redis unavailable: {error}"
+
+    def recovered(self) -> None:
+        with self._lock:
+            if self._retry_at is not None:
+                log.info("%s: Redis is back", self._name)
+            self._retry_at = None
+            self.detail = ""
+
+    def health(self) -> Health:
+        return Health(self._name, ok=True, degraded=self.down, detail=self.detail)
+
+
+class FallbackRateLimiter:
+    """Redis when it answers, an in-process limiter when it does not (each replica then
+    limits on its own); back to Redis when it answers again."""
 
     def __init__(self, shared: RateLimiter, local: RateLimiter, *, retry_s: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._shared = shared
         self._local = local
-        self._retry_s = retry_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._down_until: float | None = None  # None: Redis believed up
-        self._error = ""
+        self._outage = _Outage("rate_limits", retry_s, clock)
 
     @property
     def degraded(self) -> bool:
-        return self._down_until is not None
+        return self._outage.down
 
     def hit(self, key: str, *, limit: int, window_s: float) -> float | None:
-        now = self._clock()
-        with self._lock:
-            skip = self._down_until is not None and now < self._down_until
-            if not skip and self._down_until is not None:
-                self._down_until = now + self._retry_s  # this request is the one retry
-        if not skip:
+        if self._outage.should_try():
             try:
                 result = self._shared.hit(key, limit=limit, window_s=window_s)
             except StoreUnavailableError as error:
-                with self._lock:
-                    if self._down_until is None:
-                        log.warning("rate limits: Redis down, limiting per process: %s", error)
-                    self._down_until = now + self._retry_s
-                    self._error = str(error)
+                self._outage.failed(error)
             else:
-                with self._lock:
-                    if self._down_until is not None:
-                        log.info("rate limits: Redis is back, limits are shared again")
-                    self._down_until = None
-                    self._error = ""
+                self._outage.recovered()
                 return result
         return self._local.hit(key, limit=limit, window_s=window_s)
 
     def health(self) -> Health:
-        return Health("rate_limits", ok=True, degraded=self.degraded, detail=self._error)
+        return self._outage.health()
 
 
 class TieredCache:
@@ -181,16 +209,13 @@ class TieredCache:
                  local_ttl_s: float = 60.0, retry_s: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._client = client
-        self._namespace = namespace
         self._prefix = f"{prefix}cache:{namespace}:"
         self._local: TTLCache[str, tuple[float, bytes]] = TTLCache(
             maxsize=local_size, ttl=local_ttl_s, timer=clock)
         self._local_ttl_s = local_ttl_s
-        self._retry_s = retry_s
         self._clock = clock
         self._lock = threading.Lock()  # cachetools caches are not thread-safe
-        self._down_until: float | None = None
-        self._error = ""
+        self._outage = _Outage(f"cache:{namespace}", retry_s, clock)
 
     def get(self, key: str) -> bytes | None:
         now = self._clock()
@@ -198,83 +223,49 @@ class TieredCache:
             held = self._local.get(key)
         if held is not None and now < held[0]:
             return held[1]
-        client = self._usable(now)
-        if client is None:
+        found = self._remote(self._remote_get, key)
+        if found is None:
             return None
-        try:
-            pipe = client.pipeline(transaction=False)
-            pipe.get(self._prefix + key)
-            pipe.pttl(self._prefix + key)
-            value, ttl_ms = pipe.execute()
-        except redis.RedisError as error:
-            self._failed(now, error)
-            return None
-        self._recovered()
-        if value is None:
-            return None
-        remaining = int(ttl_ms) / 1000 if int(ttl_ms) > 0 else self._local_ttl_s
+        value, ttl_ms = found
+        remaining = ttl_ms / 1000 if ttl_ms > 0 else self._local_ttl_s
         with self._lock:
-            self._local[key] = (now + min(remaining, self._local_ttl_s), bytes(value))
-        return bytes(value)
+            self._local[key] = (now + min(remaining, self._local_ttl_s), value)
+        return value
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
         if ttl_s <= 0:
             return
-        now = self._clock()
         with self._lock:
-            self._local[key] = (now + min(ttl_s, self._local_ttl_s), value)
-        client = self._usable(now)
-        if client is None:
-            return
-        try:
-            client.set(self._prefix + key, value, px=max(1, int(ttl_s * 1000)))
-        except redis.RedisError as error:
-            self._failed(now, error)
-        else:
-            self._recovered()
+            self._local[key] = (self._clock() + min(ttl_s, self._local_ttl_s), value)
+        self._remote(lambda client, k: client.set(self._prefix + k, value,
+                                                  px=max(1, int(ttl_s * 1000))), key)
 
     def delete(self, key: str) -> None:
-        now = self._clock()
         with self._lock:
             self._local.pop(key, None)
-        client = self._usable(now)
-        if client is None:
-            return
-        try:
-            client.delete(self._prefix + key)
-        except redis.RedisError as error:
-            self._failed(now, error)
-        else:
-            self._recovered()
+        self._remote(lambda client, k: client.delete(self._prefix + k), key)
 
     def health(self) -> Health:
-        return Health(f"cache:{self._namespace}", ok=True,
-                      degraded=self._down_until is not None, detail=self._error)
+        return self._outage.health()
 
-    def _usable(self, now: float) -> redis.Redis | None:
-        with self._lock:
-            if self._client is None:
-                return None
-            if self._down_until is not None:
-                if now < self._down_until:
-                    return None
-                self._down_until = now + self._retry_s  # this call is the one retry
-            return self._client
+    def _remote_get(self, client: redis.Redis, key: str) -> tuple[bytes, int] | None:
+        pipe = client.pipeline(transaction=False)
+        pipe.get(self._prefix + key)
+        pipe.pttl(self._prefix + key)
+        value, ttl_ms = pipe.execute()
+        return None if value is None else (bytes(value), int(ttl_ms))
 
-    def _failed(self, now: float, error: Exception) -> None:
-        with self._lock:
-            if self._down_until is None:
-                log.warning("cache %s: Redis down, serving from this process: %s",
-                            self._namespace, error)
-            self._down_until = now + self._retry_s
-            self._error = f"Redis unavailable: {error}"
-
-    def _recovered(self) -> None:
-        with self._lock:
-            if self._down_until is not None:
-                log.info("cache %s: Redis is back", self._namespace)
-            self._down_until = None
-            self._error = ""
+    def _remote(self, call: Callable[[redis.Redis, str], T], key: str) -> T | None:
+        """``call`` on Redis, or None when there is none or it is (believed) down."""
+        if self._client is None or not self._outage.should_try():
+            return None
+        try:
+            result = call(self._client, key)
+        except redis.RedisError as error:
+            self._outage.failed(error)
+            return None
+        self._outage.recovered()
+        return result
 
 
 class RedisListNotifier:

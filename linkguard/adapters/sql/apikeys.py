@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, update
 from linkguard.adapters.sql.audit import insert_audit
 from linkguard.adapters.sql.engine import read_tx, write_tx
 from linkguard.adapters.sql.errors import unavailable_as_store_error
-from linkguard.adapters.sql.schema import api_keys
+from linkguard.adapters.sql.schema import api_keys, utcnow
 from linkguard.ports import ApiKey, ApiScope, EntryNotFoundError
 
 SECRET_PREFIX = "lg_"  # noqa: S105 - a marker that makes leaked keys greppable, not a secret
@@ -27,10 +27,6 @@ PREFIX_SHOWN = 8  # "lg_" + 5 characters: enough to tell keys apart, useless for
 # last_used is written at most this often per key: a busy API client must not turn every
 # request into a database write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def hash_secret(secret: str) -> str:
@@ -61,7 +57,7 @@ def _json(key: ApiKey) -> dict[str, Any]:
 
 
 class SqlApiKeyStore:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._engine = engine
         self._clock = clock
 

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, select, text, tuple_
+from sqlalchemy import ColumnElement, Engine, Select, select, tuple_
 
 from linkguard.adapters.sql.engine import read_tx, write_tx
-from linkguard.adapters.sql.errors import unavailable_as_store_error
+from linkguard.adapters.sql.errors import ping, unavailable_as_store_error
 from linkguard.adapters.sql.schema import click_events
 from linkguard.ports import ClickAction, ClickEvent, ClickKind, ClickPage, ClickQuery
 
@@ -140,8 +140,7 @@ class SqlClickLog:
         return ClickPage(tuple(_event(r) for r in rows), next_cursor)
 
     def ping(self) -> None:
-        with unavailable_as_store_error("click log"), self._engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping(self._engine, "click log")
 
 
 __all__ = ["CursorError", "SqlClickLog"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import exc
+from sqlalchemy import Engine, exc, text
 
 from linkguard.ports import StoreUnavailableError
 
@@ -23,3 +23,9 @@ def unavailable_as_store_error(what: str) -> Iterator[None]:
         if error.connection_invalidated:
             raise StoreUnavailableError(f"{what}: database connection lost") from error
         raise
+
+
+def ping(engine: Engine, what: str) -> None:
+    """One round trip; raises StoreUnavailableError when the database does not answer."""
+    with unavailable_as_store_error(what), engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, text, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from linkguard.adapters.sql.audit import insert_audit
 from linkguard.adapters.sql.engine import read_tx, write_tx
-from linkguard.adapters.sql.errors import unavailable_as_store_error
-from linkguard.adapters.sql.schema import list_entries, list_version
+from linkguard.adapters.sql.errors import ping, unavailable_as_store_error
+from linkguard.adapters.sql.schema import list_entries, list_version, utcnow
 from linkguard.core.lists import Action, ListEntry, MatchKind
 from linkguard.ports import (
     DuplicateEntryError,
@@ -30,10 +30,6 @@ from linkguard.ports import (
 
 Key = tuple[str, str, str]  # (action, kind, value): an entry's identity within its origin
 API_SOURCE = "api"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def entry_key(entry: ListEntry) -> Key:
@@ -75,7 +71,7 @@ class SqlListStore:
     """``on_commit(version)`` runs after each committed change (e.g. a Redis publish that wakes
     the other replicas' watchers at once); it must not raise, and polling stays the guarantee."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow,
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow,
                  on_commit: Callable[[int], None] | None = None) -> None:
         self._engine = engine
         self._clock = clock
@@ -104,8 +100,7 @@ class SqlListStore:
                 select(list_version.c.version).where(list_version.c.id == 1)).scalar_one())
 
     def ping(self) -> None:
-        with unavailable_as_store_error("list store"), self._engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping(self._engine, "list store")
 
     # --- single API entries ---------------------------------------------------------------
 

@@ -8,21 +8,17 @@ no read-then-write window to race in.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, exc, text
+from sqlalchemy import Engine, delete, exc
 
 from linkguard.adapters.sql.engine import write_tx
-from linkguard.adapters.sql.errors import unavailable_as_store_error
-from linkguard.adapters.sql.schema import nonces
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from linkguard.adapters.sql.errors import ping, unavailable_as_store_error
+from linkguard.adapters.sql.schema import nonces, utcnow
 
 
 class SqlNonceStore:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._engine = engine
         self._clock = clock
 
@@ -49,5 +45,4 @@ class SqlNonceStore:
             return connection.execute(statement).first() is not None
 
     def ping(self) -> None:
-        with unavailable_as_store_error("nonce store"), self._engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping(self._engine, "nonce store")

@@ -31,6 +31,11 @@ from sqlalchemy import (
 )
 
 
+def utcnow() -> datetime:
+    """The stores' default clock (tests pass their own)."""
+    return datetime.now(UTC)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in Python, whatever the backend keeps.
 
