@@ -39,8 +39,8 @@ DAYS = 60  # the log spans two months
 PAGE = 1000
 
 COLUMNS = ("at", "kind", "action", "token_id", "message_id", "recipient", "recipient_key",
-           "destination", "registrable_domain", "verdict", "score", "reasons", "client_ip",
-           "user_agent")
+           "destination", "destination_key", "registrable_domain", "verdict", "score", "reasons",
+           "client_ip", "user_agent")
 
 
 def batches(count: int, rng: random.Random, size: int = 20_000) -> Iterator[bytes]:
@@ -71,6 +71,7 @@ def batches(count: int, rng: random.Random, size: int = 20_000) -> Iterator[byte
             kind = str(ClickKind.SCANNER if rng.random() < 0.1 else ClickKind.HUMAN)
             lines.append(f"{at.isoformat()}\t{kind}\t{action}\ttok{n}\t<m{n // 3}@mail.example>"
                          f"\t{people[i]}\t{people[i]}\thttps://www.{domain}/p/{n % 977}"
+                         f"\thttps://www.{domain}/p/{n % 977}"
                          f"\t{domain}\t{verdict}\t{rng.random() * 10:.1f}\t{reasons}"
                          "\t198.51.100.0/24\tMozilla/5.0\n")
         yield "".join(lines).encode()

@@ -114,6 +114,16 @@ class TestClickLogContract:
         assert matching("https://files.example.com/shared") == {
             urls[0], urls[1], urls[2], urls[3], urls[6]}
 
+    def test_long_destinations_and_odd_characters(self, click_log: ClickLog) -> None:
+        long_url = "https://files.example.com/" + "a" * 6000 + "/end"
+        odd = ClickEvent(at=T0, kind=ClickKind.SCANNER, action=ClickAction.REDIRECT,
+                         destination=long_url, user_agent="Agent\u202e\U0001f600 é")
+        click_log.write_batch([odd, event(1)])
+        found = click_log.search(ClickQuery(destination_prefix=long_url[:5000])).events
+        assert [e.destination for e in found] == [long_url]
+        assert found[0].user_agent == "Agent\u202e\U0001f600 é"
+        assert click_log.search(ClickQuery(destination_prefix=long_url + "x")).events == ()
+
     def test_cursor_pages_cover_everything_once_in_order(self, click_log: ClickLog) -> None:
         # Ties on the time are common (one batch, one second): the cursor must break them.
         events = [event(m // 3) for m in range(25)]
@@ -186,6 +196,14 @@ class TestSqlClickLog:
     def test_limit_is_bounded(self, click_log: ClickLog, limit: int) -> None:
         with pytest.raises(ValueError, match="limit"):
             click_log.search(ClickQuery(), limit=limit)
+
+
+    def test_nul_characters_do_not_cost_the_batch(self, click_log: ClickLog) -> None:
+        click_log.write_batch([ClickEvent(at=T0, kind=ClickKind.HUMAN,
+                                          action=ClickAction.REDIRECT, user_agent="a\x00b"),
+                               event(1)])
+        agents = {e.user_agent for e in click_log.search(ClickQuery()).events}
+        assert agents == {"a\ufffdb", "Mozilla/5.0"}
 
 
 @pytest.mark.parametrize(("prefix", "successor"), [

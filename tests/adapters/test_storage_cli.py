@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from linkguard.adapters.sql import SqlListStore, make_engine
 from linkguard.cli import app
-from linkguard.core.lists import parse_list_file
+from linkguard.core.lists import Action, ListEntry, MatchKind, parse_list_file
 from tests.adapters.conftest import free_port
 
 runner = CliRunner()
@@ -155,3 +159,26 @@ def test_sources_name_files_relative_to_the_folder(env: dict[str, str], lists_di
     assert out.startswith("added 0, updated 0, removed 0, unchanged 3")
     rows = json.loads(run(env, "lists", "export", "--format", "json")[1])
     assert {r["source"] for r in rows} == {"allow.yaml:3", "block.yml:3", "block.yml:4"}
+
+
+def test_syncs_in_other_processes_while_the_api_writes(env: dict[str, str],
+                                                       lists_dir: Path) -> None:
+    """Two `lists sync` processes and an API writer at once, on one database."""
+    full_env = {**os.environ, **env}
+    command = [sys.executable, "-m", "linkguard.cli", "lists", "sync", str(lists_dir)]
+    engine = make_engine(env["LINKGUARD_DATABASE_URL"])
+    try:
+        assert run(env, "db", "upgrade")[0] == 0
+        syncs = [subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        store = SqlListStore(engine)
+        for n in range(10):
+            store.add(ListEntry(Action.BLOCK, MatchKind.HOST, f"h{n}.evil.example"), actor="api")
+        outputs = [p.communicate(timeout=60) for p in syncs]
+        assert [p.returncode for p in syncs] == [0, 0], outputs
+        added = sorted(int(out.split(",")[0].split()[1]) for out, _ in outputs)
+        assert added == [0, 3]  # one process did the work, the other found it done
+        assert len(store.entries()) == 13
+        assert store.version() == 11
+    finally:
+        engine.dispose()

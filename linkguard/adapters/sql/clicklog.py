@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Engine, Select, select, tuple_
 
 from linkguard.adapters.sql.engine import read_tx, write_tx
 from linkguard.adapters.sql.errors import ping, unavailable_as_store_error
-from linkguard.adapters.sql.schema import click_events
+from linkguard.adapters.sql.schema import DESTINATION_KEY_CHARS, click_events
 from linkguard.ports import ClickAction, ClickEvent, ClickKind, ClickPage, ClickQuery
 
 MAX_LIMIT = 1000
@@ -25,12 +25,18 @@ class CursorError(ValueError):
 
 
 def event_row(event: ClickEvent) -> dict[str, Any]:
-    row = {name: getattr(event, name) for name in _COLUMNS}
+    row = {name: _storable(getattr(event, name)) for name in _COLUMNS}
     row["kind"] = str(event.kind)
     row["action"] = str(event.action)
     row["reasons"] = " ".join(event.reasons)  # reason codes never contain spaces
-    row["recipient_key"] = event.recipient.lower()
+    row["recipient_key"] = str(row["recipient"]).lower()
+    row["destination_key"] = str(row["destination"])[:DESTINATION_KEY_CHARS]
     return row
+
+
+def _storable(value: object) -> object:
+    # PostgreSQL text cannot hold NUL: one odd header must not cost the whole batch.
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 def _event(row: Any) -> ClickEvent:
@@ -81,10 +87,14 @@ def query_filters(query: ClickQuery) -> list[ColumnElement[bool]]:
     if query.destination_prefix:
         # A range, not LIKE: an index on destination serves it, and '%' or '_' in the prefix
         # are plain characters (a LIKE pattern from user input would need escaping).
-        where.append(c.destination >= query.destination_prefix)
-        upper = prefix_successor(query.destination_prefix)
-        if upper is not None:
-            where.append(c.destination < upper)
+        # The indexed key narrows by the first DESTINATION_KEY_CHARS; the full column decides.
+        key = query.destination_prefix[:DESTINATION_KEY_CHARS]
+        for column, prefix in ((c.destination_key, key),
+                               (c.destination, query.destination_prefix)):
+            where.append(column >= prefix)
+            upper = prefix_successor(prefix)
+            if upper is not None:
+                where.append(column < upper)
     if query.recipient is not None:
         where.append(c.recipient_key == query.recipient.lower())
     if query.verdict is not None:

@@ -66,6 +66,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 # SQLite's default BINARY collation already is code-point order for UTF-8.
 CodepointText = Text().with_variant(Text(collation="C"), "postgresql")
 
+DESTINATION_KEY_CHARS = 512  # at most 2,048 bytes of UTF-8: always fits a B-tree entry
+
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -122,6 +124,9 @@ click_events = Table(
     # in practice): the lower-cased copy is what the index holds.
     Column("recipient_key", Text, nullable=False, default=""),
     Column("destination", CodepointText, nullable=False, default=""),
+    # The first DESTINATION_KEY_CHARS of the destination, which the prefix index holds: a
+    # PostgreSQL B-tree entry must stay under ~2,700 bytes, and destinations can be longer.
+    Column("destination_key", CodepointText, nullable=False, default=""),
     Column("registrable_domain", Text, nullable=False, default=""),
     Column("verdict", String(8), nullable=False, default=""),
     Column("score", Float, nullable=False, default=0.0),
@@ -133,7 +138,7 @@ click_events = Table(
     Index(None, "registrable_domain", "at", "id"),
     Index(None, "recipient_key", "at", "id"),
     Index(None, "at", "id"),
-    Index(None, "destination"),
+    Index(None, "destination_key"),
 )
 
 audit_events = Table(

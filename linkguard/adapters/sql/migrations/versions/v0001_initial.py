@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("recipient", sa.Text, nullable=False),
         sa.Column("recipient_key", sa.Text, nullable=False),
         sa.Column("destination", CodepointText, nullable=False),
+        sa.Column("destination_key", CodepointText, nullable=False),
         sa.Column("registrable_domain", sa.Text, nullable=False),
         sa.Column("verdict", sa.String(8), nullable=False),
         sa.Column("score", sa.Float, nullable=False),
@@ -80,7 +81,7 @@ def upgrade() -> None:
     op.create_index("ix_click_events_recipient_key_at_id", "click_events",
                     ["recipient_key", "at", "id"])
     op.create_index("ix_click_events_at_id", "click_events", ["at", "id"])
-    op.create_index("ix_click_events_destination", "click_events", ["destination"])
+    op.create_index("ix_click_events_destination_key", "click_events", ["destination_key"])
     op.create_table(
         "audit_events",
         sa.Column("id", _BIGID, primary_key=True, autoincrement=True),
