@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from sqlalchemy import Engine
 
 from linkguard.adapters.redis_stores import RedisListNotifier, make_redis
 from linkguard.adapters.sql import ListWatcher, SqlListStore, make_engine
-from linkguard.adapters.sql.lists import export_json, export_yaml
+from linkguard.adapters.sql.lists import entries_from_json, export_json, export_yaml
 from linkguard.core.lists import Action, ListEntry, MatchKind, parse_list_file
 from linkguard.ports import (
     AuditLog,
@@ -400,3 +401,42 @@ class TestRedisNotifications:
         time.sleep(0.3)
         stop()
         assert store.version() == 1
+
+
+class TestJsonBodies:
+    def test_export_imports_back(self, sqlite_list_store: SqlListStore) -> None:
+        sqlite_list_store.sync(from_file(), actor="files")
+        rows = export_json(sqlite_list_store.entries())
+        entries = entries_from_json(json.loads(json.dumps(rows)))
+        assert {(e.action, e.kind, e.value, e.reason, e.owner, e.expires) for e in entries} == {
+            (e.action, e.kind, e.value, e.reason, e.owner, e.expires) for e in from_file()}
+        assert {e.source for e in entries} == {"api"}
+        result = sqlite_list_store.import_entries(entries, actor="admin")
+        assert result.added == 4
+
+    def test_values_are_normalised_as_in_files(self) -> None:
+        (entry,) = entries_from_json([{"action": "block", "kind": "domain",
+                                       "value": "BÜCHER.de"}])
+        assert entry.value == "xn--bcher-kva.de"
+
+    @pytest.mark.parametrize(("body", "message"), [
+        ({"action": "block"}, "expected a JSON list"),
+        (["x"], r"\[0\]: expected an object"),
+        ([{"action": "deny", "kind": "host", "value": "a.example"}],
+         r"\[0\]\.action: must be allow or block"),
+        ([{"action": "block", "kind": "regex", "value": "a.example"}], r"\[0\]\.kind: must be"),
+        ([{"action": "block", "kind": "domain", "value": "co.uk"}],
+         r"\[0\]\.value: domain 'co.uk' is not a registrable domain"),
+        ([{"action": "block", "kind": "url_prefix", "value": "javascript:alert(1)"}],
+         r"\[0\]\.value: url_prefix .* is not an http\(s\) URL"),
+        ([{"action": "block", "kind": "host", "value": 7}], r"\[0\]\.value: expected a string"),
+        ([{"action": "block", "kind": "host", "value": "a.example", "expires": "soon"}],
+         r"\[0\]\.expires: expected an ISO date-time"),
+        ([{"action": "block", "kind": "host", "value": "a.example", "colour": "red"}],
+         r"\[0\]\.colour: unknown field"),
+        ([{"action": "allow", "kind": "host", "value": "ok.example"},
+          {"action": "block", "kind": "host", "value": ""}], r"\[1\]\.value: "),
+    ])
+    def test_bad_bodies_name_the_field(self, body: object, message: str) -> None:
+        with pytest.raises(ValueError, match=message):
+            entries_from_json(body)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, update
@@ -19,7 +19,7 @@ from linkguard.adapters.sql.audit import insert_audit
 from linkguard.adapters.sql.engine import read_tx, write_tx
 from linkguard.adapters.sql.errors import ping, unavailable_as_store_error
 from linkguard.adapters.sql.schema import list_entries, list_version, utcnow
-from linkguard.core.lists import Action, ListEntry, MatchKind
+from linkguard.core.lists import Action, ListEntry, MatchKind, normalise_match
 from linkguard.ports import (
     DuplicateEntryError,
     EntryNotFoundError,
@@ -326,3 +326,73 @@ def export_yaml(entries: Sequence[StoredEntry]) -> str:
 def export_json(entries: Sequence[StoredEntry]) -> list[dict[str, Any]]:
     return [{"id": s.id, **entry_json(s.entry, s.origin), "created": s.created.isoformat(),
              "updated": s.updated.isoformat()} for s in entries]
+
+
+# --- import (JSON bodies) -------------------------------------------------------------------
+
+_KINDS = {kind.value: kind for kind in MatchKind}
+_JSON_KEYS = {"action", "kind", "value", "reason", "owner", "expires"}
+_EXPORT_ONLY = {"id", "origin", "source", "created", "updated"}  # accepted and ignored
+
+
+def entries_from_json(rows: object) -> list[ListEntry]:
+    """List entries from a JSON body: a list of ``{"action", "kind", "value", "reason",
+    "owner", "expires"}`` (what ``export_json`` writes, so an export imports back).
+
+    Values are validated and normalised as in list files. Raises ValueError naming every bad
+    field by its path (``[3].value: …``), so nothing is imported from a half-valid body.
+    """
+    if not isinstance(rows, list):
+        raise ValueError("expected a JSON list of entries")
+    problems: list[str] = []
+    entries: list[ListEntry] = []
+    for n, row in enumerate(rows):
+        where = f"[{n}]"
+        if not isinstance(row, dict):
+            problems.append(f"{where}: expected an object")
+            continue
+        unknown = set(row) - _JSON_KEYS - _EXPORT_ONLY
+        problems.extend(f"{where}.{key}: unknown field" for key in sorted(map(str, unknown)))
+        entry = _json_entry(row, where, problems)
+        if entry is not None:
+            entries.append(entry)
+    if problems:
+        raise ValueError("\n".join(problems))
+    return entries
+
+
+def _json_entry(row: dict[str, Any], where: str, problems: list[str]) -> ListEntry | None:
+    texts: dict[str, str] = {}
+    for key in ("action", "kind", "value", "reason", "owner"):
+        value = row.get(key, "")
+        if not isinstance(value, str):
+            problems.append(f"{where}.{key}: expected a string")
+            return None
+        texts[key] = value
+    if texts["action"] not in ("allow", "block"):
+        problems.append(f"{where}.action: must be allow or block")
+        return None
+    kind = _KINDS.get(texts["kind"])
+    if kind is None:
+        problems.append(f"{where}.kind: must be one of {', '.join(_KINDS)}")
+        return None
+    try:
+        # The same validation as list files: "domain_only" is a domain without subdomains.
+        name = "domain" if kind is MatchKind.DOMAIN_ONLY else kind.value
+        kind, value = normalise_match(name, texts["value"],
+                                      subdomains=kind is not MatchKind.DOMAIN_ONLY)
+    except ValueError as exc:
+        problems.append(f"{where}.value: {exc}")
+        return None
+    expires = row.get("expires")
+    if expires is not None:
+        try:
+            if not isinstance(expires, str):
+                raise TypeError(expires)
+            moment = datetime.fromisoformat(expires)
+        except (TypeError, ValueError):
+            problems.append(f"{where}.expires: expected an ISO date-time or null")
+            return None
+        expires = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return ListEntry(Action(texts["action"]), kind, value, reason=texts["reason"],
+                     owner=texts["owner"], expires=expires, source=API_SOURCE)
