@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,13 @@ from typer.testing import CliRunner
 from linkguard.adapters.sql import SqlListStore, make_engine
 from linkguard.cli import app
 from linkguard.core.lists import Action, ListEntry, MatchKind, parse_list_file
-from tests.adapters.conftest import free_port
+from tests.adapters.conftest import (
+    PG_SERVER,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    pg_url_for,
+)
 
 runner = CliRunner()
 
@@ -131,12 +138,22 @@ def test_api_keys(env: dict[str, str]) -> None:
     assert (code, "unknown scope 'root'" in err) == (2, True)
 
 
-def test_db_downgrade_and_upgrade(env: dict[str, str]) -> None:
-    if env["LINKGUARD_DATABASE_URL"].startswith("postgresql"):
-        pytest.skip("the shared session database stays migrated; see test_sql_schema")
-    assert run(env, "db", "upgrade")[1].strip() == "database at revision 0001"
-    assert run(env, "db", "downgrade", "base")[1].strip() == "database at revision base"
-    assert run(env, "db", "upgrade")[1].strip() == "database at revision 0001"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An empty database of the test's own (the session database stays migrated)."""
+    if request.param == "sqlite":
+        yield {"LINKGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
+        return
+    name = create_pg_database("linkguard_cli")
+    yield {"LINKGUARD_DATABASE_URL": pg_url_for(PG_SERVER, name)}
+    drop_pg_database(name)
+
+
+def test_db_downgrade_and_upgrade(fresh_env: dict[str, str]) -> None:
+    assert run(fresh_env, "db", "upgrade")[1].strip() == "database at revision 0001"
+    assert run(fresh_env, "db", "downgrade")[1].strip() == "database at revision base"
+    assert run(fresh_env, "db", "upgrade", "0001")[1].strip() == "database at revision 0001"
+    assert run(fresh_env, "db", "downgrade", "base")[1].strip() == "database at revision base"
 
 
 def test_unreachable_database_is_one_clear_line() -> None:
