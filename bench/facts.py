@@ -50,7 +50,7 @@ def parsed(text: str) -> ParsedUrl:
     return result
 
 
-def main() -> None:  # noqa: PLR0915 - one linear script, read top to bottom
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=200)
     parser.add_argument("--delay-ms", type=float, default=50.0)

@@ -11,7 +11,7 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
@@ -21,7 +21,7 @@ from linkguard.adapters.catalog_files import load_catalog, load_confusables, rea
 from linkguard.adapters.facts import NetworkFacts
 from linkguard.adapters.feeds import FeedStore, parse_feed_sources, start_refresh_task
 from linkguard.adapters.mailcode import MailCodes, Mailer, OutboxMailer, SmtpMailer, SmtpSecurity
-from linkguard.adapters.memory import MemoryClickLog, MemoryNonceStore, MemoryRateLimiter
+from linkguard.adapters.memory import MemoryRateLimiter
 from linkguard.adapters.oidc import EmailVerifiedPolicy, OidcConfig, OidcRelyingParty
 from linkguard.adapters.rdap import DEFAULT_BOOTSTRAP_FILE, RdapBootstrap, RdapClient, RdapTimeouts
 from linkguard.adapters.resolver import RedirectResolver
@@ -133,25 +133,34 @@ def own_links(settings: Settings) -> OwnLinks:
 
 
 def build_state(settings: Settings | None = None) -> AppState:
-    """Settings → the gateway's parts: judge, keys, stores, branding."""
+    """Settings → the gateway's parts: judge, keys, stores, branding.
+
+    The embedded default keeps the click log, nonces and list entries in SQLite in the data
+    directory; LINKGUARD_DATABASE_URL points them at PostgreSQL and LINKGUARD_REDIS_URL shares
+    nonces and rate limits between replicas.
+    """
     settings = settings or Settings()
     keys = load_keys(settings)
     if keys is None:
         raise ValueError("no link keys: set LINKGUARD_LINK_KEYS (see 'linkguard keys new'), "
                          "or LINKGUARD_DEV_MODE=true for a local key on this machine only")
+    storage = build_storage(settings)
     judge = build_judge(settings)
     facts = build_facts(settings, catalog=judge.catalog) if settings.facts_enabled else None
     gateway = Gateway(judge, keys, facts=facts,
                       facts_budget_s=facts.budget_s if facts else 0.0,
                       max_link_age_s=settings.link_max_age_days * 86_400,
                       cache_ttl_s=settings.verdict_cache_s)
-    recorder = ClickRecorder(build_click_log(settings), max_queue=settings.click_queue_size,
+    recorder = ClickRecorder(build_click_log(settings, storage),
+                             max_queue=settings.click_queue_size,
                              batch_size=settings.click_batch_size)
     api_keys = ApiKeyRing.parse(settings.api_keys.get_secret_value()) \
         if settings.api_keys else ApiKeyRing()
+    limiter = build_rate_limiter(settings, MemoryRateLimiter(), storage)
     state = AppState(
-        gateway=gateway, recorder=recorder, limiter=MemoryRateLimiter(),
-        nonces=MemoryNonceStore(), api_keys=api_keys, base_url=settings.base_url,
+        gateway=gateway, recorder=recorder, limiter=limiter,
+        nonces=build_nonce_store(settings, storage), api_keys=api_keys,
+        base_url=settings.base_url,
         branding=Branding(org_name=settings.org_name, logo_url=settings.brand_logo_url,
                           color=settings.brand_color, support_contact=settings.support_contact,
                           support_url=settings.support_url),
@@ -161,6 +170,19 @@ def build_state(settings: Settings | None = None) -> AppState:
         click_rate=parse_rate(settings.rate_limit_clicks),
         api_rate=parse_rate(settings.rate_limit_api),
     )
+    state.on_stop.append(storage.close)  # first in, last out: after everything using it
+    state.probes.append(storage.health)
+    limiter_health = getattr(limiter, "health", None)
+    if callable(limiter_health):
+        state.probes.append(limiter_health)
+    # Admin list entries in the database (synced from git, or made through the API) reach the
+    # click path through memory: the watcher reloads them when their version changes.
+    watcher = build_list_watcher(
+        settings, build_list_store(settings, storage),
+        lambda entries: gateway.replace_judge(judge.with_entries(entries)), storage)
+    state.on_start.append(watcher.start)
+    state.probes.append(watcher.health)
+    state.on_stop.append(watcher.stop)
     if facts is not None:
         _run_facts_beside_app(state, facts, settings.feed_refresh_s)
     return state
@@ -178,11 +200,6 @@ def _run_facts_beside_app(state: AppState, facts: NetworkFacts, refresh_s: float
         await facts.aclose()
 
     state.on_stop.append(stop)
-
-
-def build_click_log(settings: Settings) -> ClickLog:
-    del settings
-    return MemoryClickLog()
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
@@ -379,3 +396,185 @@ def build_mail_codes(settings: Settings, *, limiter: RateLimiter,
     """Mailed one-time codes over the shared rate limiter and nonce store."""
     return MailCodes(secret=load_session_secret(settings), mailer=build_mailer(settings),
                      limiter=limiter, nonces=nonces, sender=settings.mail_from)
+# --- storage (SQL database, Redis) ----------------------------------------------------------
+# The gateway's lifespan calls build_storage() once (one engine, one Redis client), passes the
+# Storage to the store builders below and closes it at shutdown. Each builder also works
+# without one (it then builds its own, for one-off commands). Nothing connects at import time;
+# SQLAlchemy, Alembic and redis load only when a builder runs (+0.4 s), so commands that use
+# no store stay fast.
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from redis import Redis
+    from sqlalchemy import Engine
+
+    from linkguard.adapters.redis_stores import TieredCache
+    from linkguard.adapters.sql import ListWatcher
+    from linkguard.core.lists import ListEntry
+    from linkguard.ports import (
+        ApiKeyStore,
+        AuditLog,
+        ClickLog,
+        Health,
+        ListStore,
+        NonceStore,
+        RateLimiter,
+    )
+
+
+@dataclass(slots=True)
+class Storage:
+    """The shared connections: the SQL engine and, when configured, the Redis client."""
+
+    engine: Engine
+    redis: Redis | None = None
+
+    def health(self) -> list[Health]:
+        """For /readyz: the database must answer; Redis down is *degraded* (clicks go on with
+        local limits and caches) but confirmations then fail closed, as the detail says."""
+        from linkguard.adapters.sql import SqlClickLog  # noqa: PLC0415 - loaded on use
+        from linkguard.ports import Health, StoreUnavailableError  # noqa: PLC0415 - loaded on use
+
+        found: list[Health] = []
+        try:
+            SqlClickLog(self.engine).ping()
+            found.append(Health("database", ok=True, extra={"backend": self.engine.dialect.name}))
+        except StoreUnavailableError as exc:
+            found.append(Health("database", ok=False, detail=str(exc)))
+        if self.redis is not None:
+            import redis as redis_lib  # noqa: PLC0415 - loaded on use
+
+            try:
+                self.redis.ping()
+                found.append(Health("redis", ok=True))
+            except redis_lib.RedisError as exc:
+                found.append(Health("redis", ok=True, degraded=True,
+                                    detail=f"Redis unavailable ({exc}): limits and caches are "
+                                           "local, confirmations fail closed"))
+        return found
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def database_url(settings: Settings) -> str:
+    from linkguard.adapters.sql import default_database_url  # noqa: PLC0415 - loaded on use
+
+    if settings.database_url is None:
+        return default_database_url(settings.data_dir)
+    return settings.database_url.get_secret_value()
+
+
+def build_engine(settings: Settings | None = None, *, upgrade: bool | None = None) -> Engine:
+    """The SQL engine; with ``database_auto_upgrade`` (or ``upgrade=True``) the schema is
+    brought to the newest revision first."""
+    from linkguard.adapters.sql import ensure_schema, make_engine  # noqa: PLC0415 - loaded on use
+
+    settings = settings or Settings()
+    engine = make_engine(database_url(settings))
+    if settings.database_auto_upgrade if upgrade is None else upgrade:
+        ensure_schema(engine)
+    return engine
+
+
+def build_redis(settings: Settings) -> Redis | None:
+    """The Redis client when LINKGUARD_REDIS_URL is set (connects lazily), else None."""
+    from linkguard.adapters.redis_stores import make_redis  # noqa: PLC0415 - loaded on use
+
+    if settings.redis_url is None:
+        return None
+    return make_redis(settings.redis_url.get_secret_value(), timeout_s=settings.redis_timeout_s)
+
+
+def build_storage(settings: Settings | None = None) -> Storage:
+    """The engine (schema migrated unless LINKGUARD_DATABASE_AUTO_UPGRADE=false) and Redis."""
+    settings = settings or Settings()
+    return Storage(build_engine(settings), build_redis(settings))
+
+
+def build_click_log(settings: Settings, storage: Storage | None = None) -> ClickLog:
+    from linkguard.adapters.sql import SqlClickLog  # noqa: PLC0415 - loaded on use
+
+    return SqlClickLog((storage or build_storage(settings)).engine)
+
+
+def build_nonce_store(settings: Settings, storage: Storage | None = None) -> NonceStore:
+    """Redis when configured (shared by replicas), else the SQL database: a nonce must be
+    usable once in the whole deployment, so never process memory when there are replicas."""
+    from linkguard.adapters.redis_stores import RedisNonceStore  # noqa: PLC0415 - loaded on use
+    from linkguard.adapters.sql import SqlNonceStore  # noqa: PLC0415 - loaded on use
+
+    storage = storage or build_storage(settings)
+    if storage.redis is not None:
+        return RedisNonceStore(storage.redis, prefix=settings.redis_prefix)
+    return SqlNonceStore(storage.engine)
+
+
+def build_rate_limiter(settings: Settings, local: RateLimiter,
+                       storage: Storage | None = None) -> RateLimiter:
+    """``local`` (the in-process limiter) alone without Redis; with Redis, shared counters
+    that fall back to ``local`` while Redis is down (its ``.health()`` says so)."""
+    from linkguard.adapters.redis_stores import (  # noqa: PLC0415 - loaded on use
+        FallbackRateLimiter,
+        RedisRateLimiter,
+    )
+
+    redis = storage.redis if storage is not None else build_redis(settings)
+    if redis is None:
+        return local
+    return FallbackRateLimiter(RedisRateLimiter(redis, prefix=settings.redis_prefix), local,
+                               retry_s=settings.redis_retry_s)
+
+
+def build_cache(settings: Settings, namespace: str,
+                storage: Storage | None = None) -> TieredCache:
+    """A verdict or RDAP cache ("verdicts", "rdap"): in-process, in front of Redis if set."""
+    from linkguard.adapters.redis_stores import TieredCache  # noqa: PLC0415 - loaded on use
+
+    redis = storage.redis if storage is not None else build_redis(settings)
+    return TieredCache(redis, namespace=namespace, prefix=settings.redis_prefix,
+                       local_size=settings.cache_local_size,
+                       local_ttl_s=settings.cache_local_ttl_s, retry_s=settings.redis_retry_s)
+
+
+def build_list_store(settings: Settings, storage: Storage | None = None) -> ListStore:
+    """With Redis, every committed change is also published, so watchers reload at once."""
+    from linkguard.adapters.redis_stores import RedisListNotifier  # noqa: PLC0415 - loaded on use
+    from linkguard.adapters.sql import SqlListStore  # noqa: PLC0415 - loaded on use
+
+    storage = storage or build_storage(settings)
+    if storage.redis is None:
+        return SqlListStore(storage.engine)
+    notifier = RedisListNotifier(storage.redis, prefix=settings.redis_prefix,
+                                 retry_s=settings.redis_retry_s)
+    return SqlListStore(storage.engine, on_commit=notifier.publish)
+
+
+def build_api_key_store(settings: Settings, storage: Storage | None = None) -> ApiKeyStore:
+    from linkguard.adapters.sql import SqlApiKeyStore  # noqa: PLC0415 - loaded on use
+
+    return SqlApiKeyStore((storage or build_storage(settings)).engine)
+
+
+def build_audit_log(settings: Settings, storage: Storage | None = None) -> AuditLog:
+    from linkguard.adapters.sql import SqlAuditLog  # noqa: PLC0415 - loaded on use
+
+    return SqlAuditLog((storage or build_storage(settings)).engine)
+
+
+def build_list_watcher(settings: Settings, store: ListStore,
+                       on_change: Callable[[list[ListEntry]], None],
+                       storage: Storage | None = None) -> ListWatcher:
+    """Polls the list version every ``list_poll_s`` (and, with Redis, reloads at once on a
+    published change); ``.start()`` in the lifespan (it loads once before returning),
+    ``.stop()`` at shutdown, ``.health()`` for /readyz."""
+    from linkguard.adapters.redis_stores import RedisListNotifier  # noqa: PLC0415 - loaded on use
+    from linkguard.adapters.sql import ListWatcher  # noqa: PLC0415 - loaded on use
+
+    redis = storage.redis if storage is not None else None
+    subscribe = None if redis is None else RedisListNotifier(
+        redis, prefix=settings.redis_prefix, retry_s=settings.redis_retry_s).subscribe
+    return ListWatcher(store, on_change, poll_s=settings.list_poll_s, subscribe=subscribe)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +17,7 @@ from linkguard.core.model import Decision, LinkContext
 from linkguard.core.reasons import REASONS
 
 if TYPE_CHECKING:
+    from linkguard.bootstrap import Storage
     from linkguard.service import Judge
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -447,6 +449,211 @@ def milter(
                grace=setup.shutdown_grace, ready=ready)
     if left:
         raise _fail(f"{left} message(s) still in flight at exit (the sender retries them)", 75)
+
+
+
+
+# --- storage: database, list sync/export, API keys -----------------------------------------
+db_app = typer.Typer(no_args_is_help=True, help="The SQL database (LINKGUARD_DATABASE_URL).")
+app.add_typer(db_app, name="db")
+apikeys_app = typer.Typer(no_args_is_help=True, help="API keys for the verdict and admin API.")
+app.add_typer(apikeys_app, name="apikeys")
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@contextmanager
+def _storage(*, upgrade: bool | None = None) -> Iterator[Storage]:
+    """The configured database (and Redis), closed afterwards. An unreachable database is one
+    clear line and exit status 1, not a traceback."""
+    from linkguard.adapters.sql.engine import normalise_url
+    from linkguard.bootstrap import Storage, build_engine, build_redis, database_url
+    from linkguard.ports import StoreUnavailableError
+    from linkguard.settings import Settings
+
+    settings = Settings()
+    try:
+        normalise_url(database_url(settings))
+    except ValueError as exc:
+        raise _fail(f"LINKGUARD_DATABASE_URL: {exc}") from None
+    storage: Storage | None = None
+    try:
+        storage = Storage(build_engine(settings, upgrade=upgrade), build_redis(settings))
+        yield storage
+    except StoreUnavailableError as exc:
+        raise _fail(str(exc), 1) from None
+    finally:
+        if storage is not None:
+            storage.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+               ) -> None:
+    """Bring the schema up to REVISION (default: the newest)."""
+    from linkguard.adapters.sql import migrate
+
+    with _storage(upgrade=False) as storage:
+        migrate.upgrade(storage.engine, revision)
+        typer.echo(f"database at revision {migrate.current_revision(storage.engine)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision ('base': "
+                                                              "drop everything).")] = "-1",
+                 ) -> None:
+    """Take the schema back to REVISION (default: one step)."""
+    from linkguard.adapters.sql import migrate
+
+    with _storage(upgrade=False) as storage:
+        migrate.downgrade(storage.engine, revision)
+        typer.echo(f"database at revision {migrate.current_revision(storage.engine) or 'base'}")
+
+
+@lists_app.command("sync")
+def lists_sync(
+    paths: Annotated[list[Path], typer.Argument(help="Directories (their *.yaml / *.yml list "
+                                                     "files) or list files.")],
+    allow_empty: Annotated[bool, typer.Option(help="Sync even when no list file is found "
+                                                   "(removes every file entry).")] = False,
+) -> None:
+    """Make the database's file-managed entries exactly those in the files (idempotent).
+
+    Entries made through the API are kept apart and never touched. Any problem in any file
+    stops the sync before anything changes.
+    """
+    from dataclasses import replace
+
+    from linkguard.adapters.catalog_files import load_list_entries
+    from linkguard.bootstrap import build_list_store
+    from linkguard.settings import Settings
+
+    files, skipped = _list_files(paths)
+    for path, why in skipped:
+        typer.echo(f"skipped {path}: {why}", err=True)
+    if not files and not allow_empty:
+        raise _fail("no list files found (files with 'allow:' or 'block:'); nothing synced. "
+                    "--allow-empty removes every file entry", 1)
+    try:
+        entries = load_list_entries(files)
+    except ListFileError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise _fail("nothing synced", 1) from None
+    # Stored sources name files relative to the folder synced ("allow.yaml:12"), so syncing
+    # the same folder from another checkout or working directory is not a change.
+    shown = {str(path): name for path, name in files.items()}
+    entries = [replace(e, source=shown[file] + ":" + line)
+               for e in entries for file, _, line in [e.source.rpartition(":")]]
+    with _storage() as storage:  # with Redis, replicas reload at once, not at their next poll
+        result = build_list_store(Settings(), storage).sync(entries, actor=_actor())
+    typer.echo(f"added {result.added}, updated {result.updated}, removed {result.removed}, "
+               f"unchanged {result.unchanged} (list version {result.version})")
+
+
+def _list_files(paths: Iterable[Path]) -> tuple[dict[Path, str], list[tuple[Path, str]]]:
+    """Allow/block files among ``paths`` with the names to store them under: files given by
+    name always count; in directories, YAML files whose top level has ``allow:`` or ``block:``
+    (brands.yaml and other data files beside them are skipped and named)."""
+    import yaml
+
+    files: dict[Path, str] = {}
+    skipped: list[tuple[Path, str]] = []
+    for path in paths:
+        if not path.is_dir():
+            files[path] = path.name
+            continue
+        for candidate in sorted([*path.glob("*.yaml"), *path.glob("*.yml")]):
+            try:
+                top = yaml.safe_load(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                files[candidate] = candidate.name  # the list parser reports it, file:line
+                continue
+            if isinstance(top, dict) and ("allow" in top or "block" in top):
+                files[candidate] = candidate.name
+            else:
+                skipped.append((candidate, "not an allow/block list file"))
+    return files, skipped
+
+
+@lists_app.command("export")
+def lists_export(
+    fmt: Annotated[str, typer.Option("--format", help="yaml (the list-file format) or json.")]
+    = "yaml",
+    origin: Annotated[str, typer.Option(help="file, api or all.")] = "all",
+) -> None:
+    """Print the list entries in the database."""
+    from linkguard.adapters.sql import SqlListStore
+    from linkguard.adapters.sql.lists import export_json, export_yaml
+    from linkguard.ports import ListSource
+
+    if fmt not in ("yaml", "json"):
+        raise _fail(f"--format must be yaml or json, not {fmt!r}")
+    if origin not in ("file", "api", "all"):
+        raise _fail(f"--origin must be file, api or all, not {origin!r}")
+    with _storage() as storage:
+        entries = SqlListStore(storage.engine).entries(
+            origin=None if origin == "all" else ListSource(origin))
+    if fmt == "json":
+        typer.echo(json.dumps(export_json(entries), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(export_yaml(entries), nl=False)
+
+
+@apikeys_app.command("create")
+def apikeys_create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the key.")],
+    scope: Annotated[list[str], typer.Option("--scope", help="verdict, admin:read or "
+                                                             "admin:write (repeatable).")],
+) -> None:
+    """Create an API key and print its secret (shown only this once)."""
+    from linkguard.adapters.sql import SqlApiKeyStore
+    from linkguard.adapters.sql.apikeys import parse_scopes
+
+    try:
+        scopes = parse_scopes(scope)
+        with _storage() as storage:
+            key, secret = SqlApiKeyStore(storage.engine).create(name, scopes, actor=_actor())
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"key {key.id} ({key.name}; {' '.join(sorted(key.scopes))}). "
+               "Store the secret now, it is not shown again:", err=True)
+    typer.echo(secret)
+
+
+@apikeys_app.command("list")
+def apikeys_list() -> None:
+    """List API keys (never their secrets)."""
+    from linkguard.adapters.sql import SqlApiKeyStore
+
+    with _storage() as storage:
+        keys = SqlApiKeyStore(storage.engine).list()
+    for key in keys:
+        state = f"revoked {key.revoked:%Y-%m-%d}" if key.revoked else "active"
+        used = f"{key.last_used:%Y-%m-%d %H:%M}" if key.last_used else "never"
+        typer.echo(f"{key.id:>4}  {key.prefix}…  {key.name:<24} {' '.join(sorted(key.scopes)):<32}"
+                   f" {state}, last used {used}")
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke an API key: it stops working at once on every replica."""
+    from linkguard.adapters.sql import SqlApiKeyStore
+    from linkguard.ports import EntryNotFoundError
+
+    try:
+        with _storage() as storage:
+            key = SqlApiKeyStore(storage.engine).revoke(key_id, actor=_actor())
+    except EntryNotFoundError as exc:
+        raise _fail(str(exc), 1) from None
+    typer.echo(f"revoked key {key.id} ({key.name})")
 
 
 def main() -> None:

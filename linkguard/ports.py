@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from linkguard.core.lists import ListEntry
 from linkguard.core.model import Facts
 from linkguard.core.url import ParsedUrl
 
@@ -134,3 +135,134 @@ class Health:
     detail: str = ""
     degraded: bool = False  # serving on local state (e.g. Redis down), not failed
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# --- admin stores (lists, API keys, audit) and caches ---------------------------------------
+# Admin-side ports: the click path never calls these (it reads an in-memory ListIndex that
+# ListWatcher-style propagation rebuilds); the admin API, CLI and gateway start-up do.
+
+
+class ListSource(enum.StrEnum):
+    FILE = "file"  # managed by `linkguard lists sync`: the files in git are the truth
+    API = "api"  # made through the admin API or CLI; never touched by a sync
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    id: int
+    entry: ListEntry  # entry.source is "file.yaml:12" for files, "api" otherwise
+    origin: ListSource
+    created: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    version: int = 0  # the list version after the sync
+
+
+class EntryNotFoundError(LookupError):
+    """No list entry (or API key) with that id: a 404 for the admin API."""
+
+
+class DuplicateEntryError(ValueError):
+    """An entry with the same action, kind and value exists already: a 409 for the admin API."""
+
+
+class ListStore(Protocol):
+    def entries(self, *, origin: ListSource | None = None) -> list[StoredEntry]:
+        """Every entry (expired ones too: the index skips them by time), oldest id first."""
+
+    def get(self, entry_id: int) -> StoredEntry:
+        """Raises EntryNotFoundError."""
+
+    def add(self, entry: ListEntry, *, actor: str) -> StoredEntry:
+        """An API entry; raises DuplicateEntryError. Audited; bumps the version."""
+
+    def update(self, entry_id: int, entry: ListEntry, *, actor: str) -> StoredEntry:
+        """Replace an API entry's fields. File entries change only through their files:
+        raises ValueError for them, EntryNotFoundError for an unknown id."""
+
+    def delete(self, entry_id: int, *, actor: str) -> StoredEntry:
+        """Remove an API entry and return what it was (same errors as update)."""
+
+    def import_entries(self, entries: Sequence[ListEntry], *, actor: str,
+                       replace: bool = False) -> SyncResult:
+        """Bulk import as API entries in one transaction: new ones added, existing ones updated
+        (``replace``: API entries not in ``entries`` are removed)."""
+
+    def sync(self, entries_from_files: Sequence[ListEntry], *, actor: str) -> SyncResult:
+        """Make the file entries exactly ``entries_from_files``; idempotent, audited."""
+
+    def version(self) -> int:
+        """A counter bumped by every change; replicas poll it to know when to reload."""
+
+    def ping(self) -> None: ...
+
+
+class ApiScope(enum.StrEnum):
+    VERDICT = "verdict"
+    ADMIN_READ = "admin:read"
+    ADMIN_WRITE = "admin:write"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    name: str
+    prefix: str  # the first characters of the secret, for telling keys apart in listings
+    scopes: frozenset[ApiScope]
+    created: datetime
+    last_used: datetime | None = None
+    revoked: datetime | None = None
+
+
+class ApiKeyStore(Protocol):
+    def create(self, name: str, scopes: Iterable[ApiScope], *,
+               actor: str) -> tuple[ApiKey, str]:
+        """A new key and its secret; the secret is shown this once and only its hash is kept."""
+
+    def verify(self, secret: str) -> ApiKey | None:
+        """The live (not revoked) key with this secret, or None."""
+
+    def list(self) -> list[ApiKey]: ...
+
+    def revoke(self, key_id: int, *, actor: str) -> ApiKey:
+        """Raises EntryNotFoundError; revoking twice keeps the first time."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    at: datetime
+    actor: str  # "api-key:3 ops", "oidc:alice@example.com", "cli:root", "files"
+    action: str  # "list.add", "list.sync.remove", "apikey.revoke", "click.confirm", …
+    object_type: str  # "list_entry", "api_key", "click", …
+    object_id: str = ""
+    before: dict[str, object] | None = None
+    after: dict[str, object] | None = None
+    id: int = 0  # assigned by the store
+
+
+class AuditLog(Protocol):
+    def record(self, event: AuditEvent) -> None: ...
+
+    def recent(self, *, limit: int = 100, before_id: int | None = None,
+               object_type: str | None = None) -> list[AuditEvent]:
+        """Newest first; ``before_id`` pages further back."""
+
+
+class Cache(Protocol):
+    """Bytes by key with a time to live (verdict and RDAP caches). Never raises on a lost
+    backend: a cache miss is always an acceptable answer."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def health(self) -> Health: ...

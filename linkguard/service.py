@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
@@ -20,7 +20,9 @@ from cachetools import TTLCache
 
 from linkguard.core.catalog import Catalog
 from linkguard.core.checks import Check
+from linkguard.core.checks.lists import ListCheck
 from linkguard.core.engine import evaluate
+from linkguard.core.lists import ListEntry, ListIndex
 from linkguard.core.model import OFFLINE, Decision, Facts, LinkContext
 from linkguard.core.policy import Policy
 from linkguard.core.tokens import KeyRing, LinkClaims, TokenError, open_token, token_id
@@ -57,6 +59,13 @@ class Judge:
         decision = evaluate(url, checks=self.checks, policy=self.policy,
                             now=now or datetime.now(UTC), context=context, facts=facts)
         return replace(decision, unwrapped_from=layers) if layers else decision
+
+    def with_entries(self, extra: Iterable[ListEntry]) -> Judge:
+        """This judge with admin list entries added (from the database: synced files and the
+        admin API). Only the list check is rebuilt; the brand index and the rest are shared."""
+        index = ListIndex.build([*self.catalog.lists.entries(), *extra])
+        checks = [ListCheck(index) if isinstance(c, ListCheck) else c for c in self.checks]
+        return replace(self, catalog=replace(self.catalog, lists=index), checks=checks)
 
 
 # --- the click path ------------------------------------------------------------------------
@@ -178,6 +187,7 @@ class ClickRecorder:
                  on_written: Callable[[int], None] | None = None) -> None:
         self.store = store
         self.stats = RecorderStats()
+        self._stats_lock = threading.Lock()
         self._queue: queue.Queue[ClickEvent] = queue.Queue(maxsize=max_queue)
         self._batch = batch_size
         self._interval = flush_interval_s
@@ -201,7 +211,8 @@ class ClickRecorder:
             if self.on_drop is not None:
                 self.on_drop()
             return False
-        self.stats.accepted += 1
+        with self._stats_lock:
+            self.stats.accepted += 1
         return True
 
     @property
@@ -216,15 +227,21 @@ class ClickRecorder:
             self._thread = None
         self.flush()  # whatever arrived after the thread's last pass
 
-    def flush(self) -> int:
-        """Write everything queued now (also used by tests); returns entries written."""
+    def flush(self, timeout_s: float = 10.0) -> int:
+        """Write everything queued now and wait for batches the flusher thread is writing;
+        returns the entries this call wrote."""
         total = 0
         while True:
             batch = self._take(block=False)
             if not batch:
-                return total
+                break
             self._write(batch)
             total += len(batch)
+        deadline = time.monotonic() + timeout_s
+        while self.stats.written + self.stats.failed < self.stats.accepted \
+                and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return total
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -257,13 +274,15 @@ class ClickRecorder:
                 log.warning("click log write failed (attempt %d): %s", attempt + 1, exc)
                 time.sleep(0.05 * (attempt + 1))
                 continue
-            self.stats.written += len(batch)
-            self.stats.batches += 1
+            with self._stats_lock:
+                self.stats.written += len(batch)
+                self.stats.batches += 1
             self.stats.last_flush = time.time()
             if self.on_written is not None:
                 self.on_written(len(batch))
             return
-        self.stats.failed += len(batch)
+        with self._stats_lock:
+            self.stats.failed += len(batch)
         log.error("click log: %d entries lost after %d attempts", len(batch), self._retries)
 
 

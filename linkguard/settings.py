@@ -75,6 +75,20 @@ class Settings(BaseSettings):
     brand_color: str = "#1f4e8c"
     support_contact: str = "your IT security team"
     support_url: str | None = None
+    # --- storage (SQL database, Redis)
+    # sqlite:///path/file.db (default: linkguard.db in data_dir) or postgresql://user@host/db.
+    database_url: SecretStr | None = None
+    # Upgrade the schema at start (replicas take turns under a PostgreSQL advisory lock).
+    database_auto_upgrade: bool = True
+    # redis://host:6379/0: shared nonces, rate limits and caches for several replicas.
+    redis_url: SecretStr | None = None
+    redis_timeout_s: float = Field(default=0.5, gt=0)  # per Redis command and connect
+    redis_retry_s: float = Field(default=5.0, gt=0)  # while Redis is down: one try per interval
+    redis_prefix: str = "linkguard:"  # key prefix, to share one Redis between deployments
+    # How often each replica checks the list version (a change is live everywhere within this).
+    list_poll_s: float = Field(default=5.0, gt=0)
+    cache_local_size: int = Field(default=10_000, gt=0)  # entries per in-process cache
+    cache_local_ttl_s: float = Field(default=60.0, gt=0)  # bound on staleness across replicas
 
     @field_validator("list_files", "brand_files", "org_domains", "disabled_checks",
                      "do_not_rewrite", "do_not_rewrite_files", "trusted_proxies",

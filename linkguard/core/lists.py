@@ -82,6 +82,11 @@ class ListIndex:
                 index.by_host.setdefault(entry.value, []).append(entry)
         return index
 
+    def entries(self) -> list[ListEntry]:
+        """Every entry, in no particular order."""
+        groups = (*self.by_host.values(), *self.by_domain.values(), *self.prefixes.values())
+        return [entry for group in groups for entry in group]
+
     def matches(self, url: ParsedUrl, now: datetime) -> list[ListEntry]:
         """Every active entry matching ``url`` (callers apply block-over-allow precedence)."""
         host = url.host

@@ -41,9 +41,9 @@ def create_app(state: AppState) -> FastAPI:
         try:
             yield
         finally:
+            state.recorder.close()  # every accepted click-log entry is written first
             for stop in reversed(state.on_stop):
                 await _maybe_await(stop())
-            state.recorder.close()
 
     app = FastAPI(
         title="linkguard",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from linkguard.core.clients import IpMode, ScannerAgents
@@ -34,8 +34,9 @@ class AppState:
     scanner_agents: ScannerAgents = field(default_factory=ScannerAgents)
     click_rate: tuple[int, float] = (120, 60.0)
     api_rate: tuple[int, float] = (600, 60.0)
-    # Readiness probes beyond the built-in ones (stores, caches): each returns a Health.
-    probes: list[Callable[[], Health]] = field(default_factory=list)
+    # Readiness probes beyond the built-in ones (stores, caches): each returns one Health or
+    # several.
+    probes: list[Callable[[], Health | Sequence[Health]]] = field(default_factory=list)
     # Started and stopped with the app (feed refresh, list watcher …); may be coroutines.
     on_start: list[Callable[[], object]] = field(default_factory=list)
     on_stop: list[Callable[[], object]] = field(default_factory=list)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,29 +83,34 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-GwFactory = Callable[..., Gw]
+GwFactory = Callable[..., Awaitable[Gw]]
 
 
 @pytest.fixture
 async def gw_factory(tmp_path: Path) -> AsyncIterator[GwFactory]:
-    clients: list[httpx.AsyncClient] = []
+    """Gateways as ``linkguard serve`` runs them, lifespan included (the click-log flusher,
+    the list watcher on the SQLite store in ``tmp_path``)."""
+    opened: list[tuple[httpx.AsyncClient, contextlib.AbstractAsyncContextManager[None]]] = []
 
-    def build(**overrides: object) -> Gw:
+    async def build(**overrides: object) -> Gw:
         state = build_state(make_settings(tmp_path, **overrides))
         app = create_app(state)
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE,
                                    headers=BROWSER)
-        clients.append(client)
+        opened.append((client, lifespan))
         return Gw(app, state, client, KeyRing.parse(KEY_SPEC))
 
     yield build
-    for client in clients:
+    for client, lifespan in reversed(opened):
         await client.aclose()
+        await lifespan.__aexit__(None, None, None)
 
 
 @pytest.fixture
 async def gw(gw_factory: GwFactory) -> Gw:
-    return gw_factory()
+    return await gw_factory()
 
 
 EXPECTED = {ALLOWED: Verdict.ALLOW, WARNED: Verdict.WARN, CONFIRMED: Verdict.CONFIRM,

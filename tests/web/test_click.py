@@ -6,8 +6,11 @@ import re
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
+from linkguard.bootstrap import build_list_store
+from linkguard.core.lists import Action, ListEntry, MatchKind
 from linkguard.core.model import LinkContext
 from linkguard.core.tokens import KeyRing, LinkClaims, generate_key_spec, seal
 from linkguard.ports import ClickAction, ClickKind
@@ -21,6 +24,7 @@ from tests.web.conftest import (
     WARNED,
     Gw,
     GwFactory,
+    make_settings,
 )
 
 pytestmark = pytest.mark.anyio
@@ -153,13 +157,13 @@ async def test_block_page_has_no_way_through(gw: Gw) -> None:
 
 async def test_continue_rejudges_a_destination_blocked_since_the_warning(
         gw_factory: GwFactory, tmp_path: Path) -> None:
-    gw = gw_factory()
+    gw = await gw_factory()
     link = gw.link(WARNED, display_text=WARN_TEXT)
     field = csrf_of((await gw.client.get(link)).text)
     # The same links, judged by a replica whose lists now block the destination.
     lists = tmp_path / "now-blocked.yaml"
     lists.write_text("version: 1\nblock:\n  - domain: example.com\n", encoding="utf-8")
-    later = gw_factory(list_files=[lists])
+    later = await gw_factory(list_files=[lists])
     later.client.cookies.update(gw.client.cookies)
     response = await later.client.post(link + "/continue", data={"csrf": field},
                                        headers={"origin": BASE})
@@ -197,7 +201,7 @@ async def test_link_sealed_with_an_unknown_key_is_refused(gw: Gw) -> None:
 
 
 async def test_old_links_get_410_when_policy_sets_a_maximum_age(gw_factory: GwFactory) -> None:
-    gw = gw_factory(link_max_age_days=30)
+    gw = await gw_factory(link_max_age_days=30)
     old = gw.link(ALLOWED, issued_at=int(time.time()) - 31 * 86_400)
     fresh = gw.link(ALLOWED, issued_at=int(time.time()) - 29 * 86_400)
     assert (await gw.client.get(old)).status_code == 410
@@ -228,7 +232,7 @@ async def test_head_is_a_scanner_and_answers_like_get(gw: Gw) -> None:
 
 
 async def test_rate_limit_answers_429_with_retry_after(gw_factory: GwFactory) -> None:
-    gw = gw_factory(rate_limit_clicks="3/60")
+    gw = await gw_factory(rate_limit_clicks="3/60")
     link = gw.link(ALLOWED)
     codes = [(await gw.client.get(link)).status_code for _ in range(4)]
     assert codes == [303, 303, 303, 429]
@@ -240,7 +244,8 @@ async def test_rate_limit_answers_429_with_retry_after(gw_factory: GwFactory) ->
 
 async def test_a_full_click_queue_still_serves_and_counts_the_drop(
         gw_factory: GwFactory) -> None:
-    gw = gw_factory(click_queue_size=1)
+    gw = await gw_factory(click_queue_size=1)
+    gw.state.recorder.close()  # the store has stalled: nothing drains the queue
     link = gw.link(ALLOWED)
     assert (await gw.client.get(link)).status_code == 303
     assert (await gw.client.get(link)).status_code == 303
@@ -254,13 +259,13 @@ async def test_a_full_click_queue_still_serves_and_counts_the_drop(
                          [("full", "127.0.0.1"), ("truncate", "127.0.0.0/24")])
 async def test_client_ip_is_logged_per_config(gw_factory: GwFactory, mode: str,
                                               expected: str) -> None:
-    gw = gw_factory(client_ip_mode=mode)
+    gw = await gw_factory(client_ip_mode=mode)
     await gw.client.get(gw.link(ALLOWED))
     assert gw.events()[0].client_ip == expected
 
 
 async def test_client_ip_hash_is_keyed_and_stable(gw_factory: GwFactory) -> None:
-    gw = gw_factory(client_ip_mode="hash")
+    gw = await gw_factory(client_ip_mode="hash")
     await gw.client.get(gw.link(ALLOWED))
     await gw.client.get(gw.link(ALLOWED))
     first, second = (e.client_ip for e in gw.events())
@@ -270,7 +275,7 @@ async def test_client_ip_hash_is_keyed_and_stable(gw_factory: GwFactory) -> None
 
 
 async def test_security_headers_on_every_page(gw_factory: GwFactory) -> None:
-    plain = gw_factory()
+    plain = await gw_factory()
     page = await plain.client.get(plain.link(BLOCKED))
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy
@@ -278,13 +283,13 @@ async def test_security_headers_on_every_page(gw_factory: GwFactory) -> None:
     assert "frame-ancestors 'none'" in policy
     assert page.headers["x-content-type-options"] == "nosniff"
     assert "strict-transport-security" not in page.headers
-    secure = gw_factory(base_url="https://links.corp.test")
+    secure = await gw_factory(base_url="https://links.corp.test")
     page = await secure.client.get(secure.link(BLOCKED))
     assert page.headers["strict-transport-security"].startswith("max-age=")
 
 
 async def test_branding_from_settings(gw_factory: GwFactory) -> None:
-    gw = gw_factory(org_name="Acme <Corp>", brand_color="#aa0011",
+    gw = await gw_factory(org_name="Acme <Corp>", brand_color="#aa0011",
                     brand_logo_url="https://cdn.acme.test/logo.png",
                     support_contact="the Acme SOC", support_url="https://help.acme.test/")
     page = await gw.client.get(gw.link(BLOCKED))
@@ -316,3 +321,25 @@ async def test_static_assets_and_back_page(gw: Gw) -> None:
     left = await gw.client.get("/left")
     assert left.status_code == 200
     assert "not opened" in left.text
+
+
+async def test_a_list_entry_made_in_the_store_reaches_the_click_path(
+        gw_factory: GwFactory, tmp_path: Path) -> None:
+    # Two gateways on one database (replicas): a block added through the store (the admin API
+    # and `lists sync` write there) takes effect on both within the poll interval.
+    first = await gw_factory(list_poll_s=0.2)
+    second = await gw_factory(list_poll_s=0.2)
+    link = first.link("https://www.wikipedia.org/wiki/Phishing")
+    assert (await first.client.get(link)).status_code == 303
+    store = build_list_store(make_settings(tmp_path))
+    store.add(ListEntry(Action.BLOCK, MatchKind.DOMAIN, "wikipedia.org", reason="test"),
+              actor="admin@corp.test")
+    deadline = time.monotonic() + 5
+    statuses: tuple[int, int] = (0, 0)
+    while time.monotonic() < deadline:
+        statuses = ((await first.client.get(link)).status_code,
+                    (await second.client.get(link)).status_code)
+        if statuses == (403, 403):
+            break
+        await anyio.sleep(0.1)
+    assert statuses == (403, 403)

@@ -79,7 +79,7 @@ async def test_auth(gw: Gw, headers: dict[str, str], status: int, error: str) ->
 
 
 async def test_no_keys_configured_means_no_access(gw_factory: GwFactory) -> None:
-    gw = gw_factory(api_keys=None)
+    gw = await gw_factory(api_keys=None)
     assert (await post(gw, {"url": ALLOWED})).status_code == 401
 
 
@@ -112,7 +112,7 @@ async def test_malformed_json_is_422(gw: Gw) -> None:
 
 
 async def test_api_rate_limit(gw_factory: GwFactory) -> None:
-    gw = gw_factory(rate_limit_api="2/60")
+    gw = await gw_factory(rate_limit_api="2/60")
     codes = [(await post(gw, {"url": ALLOWED})).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     limited = await post(gw, {"url": ALLOWED})

@@ -32,7 +32,8 @@ def readyz(request: Request) -> Response:
         detail=stats.last_error if stats.failed else ""))
     for probe in state.probes:
         try:
-            results.append(probe())
+            answer = probe()
+            results.extend([answer] if isinstance(answer, Health) else answer)
         except Exception as exc:  # a broken probe is a failed check, not a 500
             results.append(Health(getattr(probe, "__name__", "probe"), ok=False,
                                   detail=f"{type(exc).__name__}: {exc}"))
