@@ -9,12 +9,15 @@ kubernetes-validate carries the Kubernetes JSON schemas in its wheel.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
+import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -43,6 +46,8 @@ from tests.deploy.conftest import (
 PENDING_SETTINGS = frozenset({"database_url", "redis_url"})
 
 DATA_DIR = "/var/lib/linkguard"
+TMP = "/tmp"  # noqa: S108 - the pod's own /tmp volume, not a temporary file of the tests
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - what the pod listens on, not a bind in the tests
 
 
 def _values(**extra: Any) -> dict[str, Any]:
@@ -52,8 +57,6 @@ def _values(**extra: Any) -> dict[str, Any]:
 def _kube_versions() -> list[str]:
     """The oldest Kubernetes the chart declares (Chart.yaml kubeVersion) and the newest that
     kubernetes-validate has schemas for."""
-    import kubernetes_validate
-
     floor = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))["kubeVersion"]
     match = re.fullmatch(r">=\s*(\d+\.\d+)\.\d+(-0)?", floor)
     assert match, floor
@@ -92,13 +95,12 @@ def test_helm_lint_finds_nothing(helm: ModuleType, which: str,
     report = helm.lint(str(CHART), values, strict=True, kube_version="v" + _kube_versions()[1])
     # Severity 1 is information ("icon is recommended"); 2 warning, 3 error.
     findings = [m for m in report["messages"] if m["severity"] >= 2]
-    assert not findings and not report["errors"], report
+    assert not findings, report
+    assert not report["errors"], report
 
 
 @pytest.mark.parametrize("kube_version", _kube_versions())
 def test_every_manifest_is_valid_kubernetes(manifests: list[Manifest], kube_version: str) -> None:
-    import kubernetes_validate
-
     for manifest in manifests:
         if manifest["kind"] == "ServiceMonitor":
             continue  # a CRD, not in Kubernetes' schemas: checked in the next test
@@ -156,10 +158,10 @@ def test_pods_run_as_the_image_user_read_only_without_capabilities(
             assert context["runAsNonRoot"] is True
             # The only writable places: the data directory and /tmp, both volumes.
             mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-            assert {DATA_DIR, "/tmp"} <= set(mounts)
+            assert {DATA_DIR, TMP} <= set(mounts)
             assert env_of(container)["LINKGUARD_DATA_DIR"]["value"] == DATA_DIR
             for path, mount in mounts.items():
-                if path not in {DATA_DIR, "/tmp"}:
+                if path not in {DATA_DIR, TMP}:
                     assert mount.get("readOnly") is True, path
                 assert mount["name"] in volumes
 
@@ -186,7 +188,7 @@ def test_gateway_probes_hit_the_health_routes(manifests: list[Manifest]) -> None
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert container[probe]["httpGet"]["port"] == port["name"]
     env = env_of(container)
-    assert env["LINKGUARD_HOST"]["value"] == "0.0.0.0"
+    assert env["LINKGUARD_HOST"]["value"] == ALL_INTERFACES
     assert int(env["LINKGUARD_PORT"]["value"]) == port["containerPort"]
     service = one(manifests, "Service", "gateway")
     assert service["spec"]["ports"][0]["targetPort"] == port["name"]
@@ -374,8 +376,6 @@ def test_schema_rejects_typos_and_bad_values(helm: ModuleType, render: Render,
 
 
 def test_schema_covers_every_value() -> None:
-    import json
-
     schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
     values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
     assert schema["additionalProperties"] is False
@@ -385,8 +385,6 @@ def test_schema_covers_every_value() -> None:
 
 
 def test_chart_app_version_is_the_package_version() -> None:
-    import tomllib
-
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
     assert chart["appVersion"] == project["version"]
