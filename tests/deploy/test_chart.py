@@ -388,3 +388,14 @@ def test_chart_app_version_is_the_package_version() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
     assert chart["appVersion"] == project["version"]
+
+
+def test_readme_deploying_example_renders(helm: ModuleType, render: Render) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Deploying", 1)[1].split("\n## ", 1)[0]
+    (example,) = [block for block in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+                  if block.startswith("# values-prod.yaml")]
+    docs = render(helm.values_from_yaml(example))
+    assert one(docs, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == 3
+    assert one(docs, "Deployment", "smtp-filter")
+    assert "figures: see bench/README.md" in section  # the measured figures go there
