@@ -25,7 +25,7 @@ from tests.support.oidc_provider import (
     sign_in,
     start_provider,
 )
-from tests.web.conftest import BASE, CONFIRMED, Gw, GwFactory, make_settings
+from tests.web.conftest import ALLOWED, BASE, BLOCKED, CONFIRMED, Gw, GwFactory, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -342,8 +342,6 @@ async def test_a_failed_sign_in_gets_its_own_page(oidc_gw: Gw) -> None:
 
 
 async def test_other_verdicts_on_confirm_routes_get_their_usual_answer(oidc_gw: Gw) -> None:
-    from tests.web.conftest import ALLOWED, BLOCKED  # noqa: PLC0415 - only here
-
     allowed = await oidc_gw.client.get(oidc_gw.link(ALLOWED) + "/confirm")
     assert allowed.status_code == 303
     assert allowed.headers["location"] == ALLOWED
