@@ -21,7 +21,9 @@ from linkguard.adapters.catalog_files import load_catalog, load_confusables, rea
 from linkguard.adapters.facts import NetworkFacts
 from linkguard.adapters.feeds import FeedStore, parse_feed_sources, start_refresh_task
 from linkguard.adapters.mailcode import MailCodes, Mailer, OutboxMailer, SmtpMailer, SmtpSecurity
-from linkguard.adapters.memory import MemoryRateLimiter
+from linkguard.adapters.memory import (
+    MemoryRateLimiter,
+)
 from linkguard.adapters.oidc import EmailVerifiedPolicy, OidcConfig, OidcRelyingParty
 from linkguard.adapters.rdap import DEFAULT_BOOTSTRAP_FILE, RdapBootstrap, RdapClient, RdapTimeouts
 from linkguard.adapters.resolver import RedirectResolver
@@ -48,6 +50,7 @@ from linkguard.rewriter.sealer import TokenSealer
 from linkguard.service import ApiKeyRing, ClickRecorder, Gateway, Judge
 from linkguard.settings import Settings, parse_rate
 from linkguard.web import AppState, Branding, create_app
+from linkguard.web.state import IdentityParts
 
 
 def load_policy(path: Path | None) -> Policy:
@@ -183,6 +186,7 @@ def build_state(settings: Settings | None = None) -> AppState:
     state.on_start.append(watcher.start)
     state.probes.append(watcher.health)
     state.on_stop.append(watcher.stop)
+    _add_identity(state, settings, storage)
     if facts is not None:
         _run_facts_beside_app(state, facts, settings.feed_refresh_s)
     return state
@@ -206,6 +210,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app for uvicorn (``linkguard serve``; ``uvicorn --factory
     linkguard.bootstrap:build_app``)."""
     return create_app(build_state(settings))
+
+
 # --- facts from outside (RDAP, feeds, redirects) ------------------------------------------
 
 
@@ -578,3 +584,30 @@ def build_list_watcher(settings: Settings, store: ListStore,
     subscribe = None if redis is None else RedisListNotifier(
         redis, prefix=settings.redis_prefix, retry_s=settings.redis_retry_s).subscribe
     return ListWatcher(store, on_change, poll_s=settings.list_poll_s, subscribe=subscribe)
+
+
+# --- identity-bound confirmation: the gateway's parts ---------------------------------------
+
+
+def build_identity(settings: Settings, *, limiter: RateLimiter,
+                   nonces: NonceStore) -> IdentityParts | None:
+    """Sign-in for confirm links: OIDC when an issuer is configured, else codes mailed to the
+    recipient. None without a session secret outside dev mode (confirm links then explain
+    that confirmation is not set up)."""
+    if not settings.oidc_issuer and settings.session_secret is None and not settings.dev_mode:
+        return None
+    oidc = build_oidc(settings)
+    codes = None if oidc else build_mail_codes(settings, limiter=limiter, nonces=nonces)
+    return IdentityParts(
+        policy=build_identity_policy(settings), sessions=build_session_codec(settings),
+        session_cookie=session_cookie_params(settings),
+        pending_cookie=pending_cookie_params(settings), oidc=oidc, codes=codes,
+        codes_local_only=codes is not None and settings.mailer == "file")
+
+
+def _add_identity(state: AppState, settings: Settings, storage: Storage) -> None:
+    state.identity = build_identity(settings, limiter=state.limiter, nonces=state.nonces)
+    state.audit = build_audit_log(settings, storage)
+    oidc = state.identity.oidc if state.identity else None
+    if isinstance(oidc, OidcRelyingParty):
+        state.on_stop.append(oidc.aclose)

@@ -11,9 +11,11 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from cachetools import TTLCache
 
+from linkguard.audit import AuditEvent
 from linkguard.ports import ClickEvent, ClickPage, ClickQuery
 
 
@@ -150,3 +152,31 @@ class MemoryRateLimiter:
             state[2] += 1
             self._windows[slot] = state
             return None
+
+
+class MemoryAuditLog:
+    """Audit events in a list, for one process and for tests. Bounded: oldest dropped first
+    (a deployment that must keep every event uses the SQL audit log)."""
+
+    def __init__(self, *, max_events: int = 100_000) -> None:
+        self._events: list[AuditEvent] = []
+        self._max = max_events
+        self._next_id = 1
+        self._lock = threading.Lock()
+
+    def record(self, event: AuditEvent) -> None:
+        with self._lock:
+            self._events.append(replace(event, id=self._next_id))
+            self._next_id += 1
+            overflow = len(self._events) - self._max
+            if overflow > 0:
+                del self._events[:overflow]
+
+    def recent(self, *, limit: int = 100, before_id: int | None = None,
+               object_type: str | None = None) -> list[AuditEvent]:
+        with self._lock:
+            events = list(self._events)
+        found = [e for e in reversed(events)
+                 if (before_id is None or e.id < before_id)
+                 and (object_type is None or e.object_type == object_type)]
+        return found[:limit]

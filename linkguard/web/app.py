@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 import linkguard
 from linkguard.web.metrics import Metrics
 from linkguard.web.pages import STATIC, render
-from linkguard.web.routes import clicks, health, verdicts
+from linkguard.web.routes import clicks, confirm, health, verdicts
 from linkguard.web.routes.verdicts import ApiError, error_response
 from linkguard.web.security import SecurityHeaders, csp
 from linkguard.web.state import AppState
@@ -55,6 +55,7 @@ def create_app(state: AppState) -> FastAPI:
     app.state.linkguard = state
     app.state.metrics = metrics
     app.include_router(clicks.router)
+    app.include_router(confirm.router)
     app.include_router(verdicts.router)
     app.include_router(health.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

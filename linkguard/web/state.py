@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
+from linkguard.audit import AuditLog
 from linkguard.core.clients import IpMode, ScannerAgents
+from linkguard.core.identity import Identity, IdentityPolicy
 from linkguard.ports import Health, NonceStore, RateLimiter
 from linkguard.service import ApiKeyRing, ClickRecorder, Gateway
 
@@ -17,6 +21,79 @@ class Branding:
     color: str = "#1f4e8c"  # validated #rgb/#rrggbb: written into a style sheet
     support_contact: str = "your IT security team"
     support_url: str | None = None
+
+
+# --- identity-bound confirmation: what the web layer needs of the sign-in adapters -----------
+# Structural types, so the web layer names no adapter: the OIDC relying party, the session
+# codec and the mailed codes of linkguard.adapters satisfy them as they are.
+
+
+@runtime_checkable
+class Failure(Protocol):
+    """Why a sign-in or a mailed code failed: a stable code, a message, an HTTP status."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+
+
+class SignInStart(Protocol):
+    @property
+    def url(self) -> str: ...  # the IdP's authorization URL
+    @property
+    def pending(self) -> str: ...  # flow state for the pending cookie
+
+
+class SignInFlow(Protocol):
+    """OIDC sign-in (``linkguard.adapters.oidc.OidcRelyingParty``)."""
+
+    async def begin(self, redirect_uri: str, return_to: str = "/") -> SignInStart | Failure: ...
+    async def complete(self, callback_query: Mapping[str, str],
+                       pending: str | None) -> Identity | Failure: ...
+    def return_to(self, pending: str | None) -> str: ...
+
+
+class CodeChallenge(Protocol):
+    @property
+    def value(self) -> str: ...  # kept in the pending cookie until the code is typed
+
+
+class CodeFlow(Protocol):
+    """Codes mailed to the recipient (``linkguard.adapters.mailcode.MailCodes``). Blocking:
+    call from a worker thread."""
+
+    def send(self, recipient: str | None, *, client_ip: str) -> CodeChallenge | Failure: ...
+    def verify(self, challenge: str | None, code: str, *,
+               client_ip: str) -> Identity | Failure: ...
+
+
+class SessionCodec(Protocol):
+    def dumps(self, identity: Identity) -> str: ...
+    def loads(self, text: str | None) -> Identity | None: ...
+
+
+class CookieSpec(Protocol):
+    @property
+    def key(self) -> str: ...
+    def as_kwargs(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityParts:
+    """Sign-in and confirmation. ``oidc`` when an IdP is configured, else ``codes``."""
+
+    policy: IdentityPolicy
+    sessions: SessionCodec
+    session_cookie: CookieSpec
+    pending_cookie: CookieSpec
+    oidc: SignInFlow | None = None
+    codes: CodeFlow | None = None
+    codes_local_only: bool = False  # the file mailer: codes are written, not sent
+    nonce_ttl_s: float = 600.0  # how long a confirmation form stays usable
+    clock: Callable[[], float] = time.time
 
 
 @dataclass(slots=True)
@@ -40,6 +117,9 @@ class AppState:
     # Started and stopped with the app (feed refresh, list watcher …); may be coroutines.
     on_start: list[Callable[[], object]] = field(default_factory=list)
     on_stop: list[Callable[[], object]] = field(default_factory=list)
+    # Identity-bound confirmation; None: not set up, confirm links cannot be opened.
+    identity: IdentityParts | None = None
+    audit: AuditLog | None = None
 
     @property
     def https(self) -> bool:

@@ -142,8 +142,9 @@ def answer(state: AppState, request: Request, opened: Click, token: str,
                                 secure=state.https, httponly=True, samesite="strict")
         return response, ClickAction.WARNED
     if verdict == Verdict.CONFIRM:
-        return render(state, "confirm.html", sign_in_url=None, reference=opened.token_id,
-                      **context), ClickAction.CONFIRM_REQUIRED
+        sign_in_url = f"/r/{token}/sign-in" if state.identity is not None else None
+        return render(state, "confirm.html", sign_in_url=sign_in_url,
+                      reference=opened.token_id, **context), ClickAction.CONFIRM_REQUIRED
     return render(state, "block.html", status=403, reference=opened.token_id,
                   **context), ClickAction.BLOCKED
 
