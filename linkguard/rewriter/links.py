@@ -104,7 +104,7 @@ class LinkBook:
         self.forms = 0
 
     def seal(
-        self, url: str, *, source: str, place: LinkPlace, display_text: str | None = None
+        self, url: str, source: str, place: LinkPlace, display_text: str | None = None
     ) -> PendingLink:
         # Positional: keyword arguments cost more, once per link.
         link = PendingLink(self.part, place, url, source, display_text)
