@@ -149,9 +149,12 @@ def _next_markup(wanted: frozenset[str]) -> re.Pattern[str]:
     stop = "|".join(sorted(wanted | _RAW_TEXT | {"plaintext"}, key=len, reverse=True))
     return re.compile(
         r"(?:[^<]++"
+        # End tags first: half of all markup, and they fail the start-tag look-ahead slowly.
+        # The branches start differently ("</" + letter, "<" + not a letter, "<" + letter),
+        # so their order changes no match.
+        rf"|</[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
         r"|<(?![A-Za-z/!?])"
         rf"|<(?!(?i:{stop})(?:[\t\n\f\r />]|\Z))[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
-        rf"|</[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
         r"|<!--(?>>|->|(?s:.*?)--!?>)"
         r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![A-Za-z])[^>]*+>"
         r")*+" + _NEXT.pattern,

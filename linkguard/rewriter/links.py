@@ -45,39 +45,25 @@ def http_url(value: str) -> str | None:
     return _ESCAPED_BYTE.sub(lambda b: f"%{ord(b.group()) - 0xDC00:02X}", value)
 
 
-class PendingLink:
-    """A link record still open to change until its part is written (mutable on purpose)."""
+# The records of a message are built once, when each link is sealed, and handed out in the
+# report. Until the report is returned they are the rewriter's own, and the two late changes
+# (a part that cannot carry its edits; a calendar value read as HTML or text) are made to them
+# in place, as a frozen dataclass's own __post_init__ would: a second, mutable object per link
+# and a copy of each at the end cost more than the rest of the link's bookkeeping.
+_amend = object.__setattr__
 
-    __slots__ = ("display_text", "outcome", "part", "place", "replacement", "source", "url")
 
-    def __init__(
-        self, part: str, place: LinkPlace, url: str, source: str, display_text: str | None
-    ) -> None:
-        self.part = part
-        self.place = place
-        self.url = url
-        self.source = source
-        self.display_text = display_text
-        self.replacement: str | None = None
-        self.outcome = LinkOutcome.DECLINED
+def drop(link: LinkRecord, outcome: LinkOutcome) -> None:
+    """Mark a sealed link as left after all (its part could not carry the new link)."""
+    if link.outcome is LinkOutcome.REWRITTEN:
+        _amend(link, "replacement", None)
+        _amend(link, "outcome", outcome)
 
-    def drop(self, outcome: LinkOutcome) -> None:
-        if self.outcome is LinkOutcome.REWRITTEN:
-            self.replacement = None
-            self.outcome = outcome
 
-    def record(self) -> LinkRecord:
-        # Positional (in field order): a frozen dataclass is built field by field, and keyword
-        # arguments add to that, once per link.
-        return LinkRecord(
-            self.part,
-            self.place,
-            self.url,
-            self.source,
-            self.replacement,
-            self.outcome,
-            self.display_text,
-        )
+def relocate(link: LinkRecord, place: LinkPlace, source: str) -> None:
+    """Say where a link read in a nested value (a calendar's HTML description) really is."""
+    _amend(link, "place", place)
+    _amend(link, "source", source)
 
 
 class Edit(NamedTuple):
@@ -86,11 +72,11 @@ class Edit(NamedTuple):
     start: int
     end: int
     text: str
-    links: tuple[PendingLink, ...]
+    links: tuple[LinkRecord, ...]
 
     def drop(self, outcome: LinkOutcome) -> None:
         for link in self.links:
-            link.drop(outcome)
+            drop(link, outcome)
 
 
 class LinkBook:
@@ -99,28 +85,30 @@ class LinkBook:
     def __init__(self, context: RewriteContext) -> None:
         self._is_sealed = context.is_sealed
         self._sealer = context.sealer
-        self.links: list[PendingLink] = []
+        self.links: list[LinkRecord] = []
         self.part = ""
         self.forms = 0
 
     def seal(
         self, url: str, source: str, place: LinkPlace, display_text: str | None = None
-    ) -> PendingLink:
+    ) -> LinkRecord:
         # Positional: keyword arguments cost more, once per link.
-        link = PendingLink(self.part, place, url, source, display_text)
-        index = len(self.links)
-        self.links.append(link)
+        links = self.links
+        replacement: str | None = None
         if self._is_sealed(url):
-            link.outcome = LinkOutcome.ALREADY_SEALED
-            return link
-        replacement = self._sealer(url, display_text=display_text, index=index)
-        if replacement is None or replacement == url:
-            link.outcome = LinkOutcome.DECLINED
-        elif _TOKEN.fullmatch(replacement) is None:
-            link.outcome = LinkOutcome.BAD_REPLACEMENT
+            outcome = LinkOutcome.ALREADY_SEALED
         else:
-            link.replacement = replacement
-            link.outcome = LinkOutcome.REWRITTEN
+            sealed = self._sealer(url, display_text=display_text, index=len(links))
+            if sealed is None or sealed == url:
+                outcome = LinkOutcome.DECLINED
+            elif _TOKEN.fullmatch(sealed) is None:
+                outcome = LinkOutcome.BAD_REPLACEMENT
+            else:
+                replacement = sealed
+                outcome = LinkOutcome.REWRITTEN
+        # Positional, in field order: a frozen dataclass is built field by field.
+        link = LinkRecord(self.part, place, url, source, replacement, outcome, display_text)
+        links.append(link)
         return link
 
 

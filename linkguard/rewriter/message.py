@@ -326,7 +326,7 @@ def _rewrite(raw: bytes, context: RewriteContext) -> tuple[bytes, RewriteReport]
     notes = tuple(run.notes)
     if run.scanned == 0 and notes:
         return _passthrough(raw, context, notes[0].reason, notes)
-    links = tuple(link.record() for link in run.book.links)
+    links = tuple(run.book.links)
     # Counted here in C (list.count) rather than by the report's properties, a pass each.
     outcomes = [link.outcome for link in links]
     through = outcomes.count(LinkOutcome.REWRITTEN) + outcomes.count(LinkOutcome.ALREADY_SEALED)

@@ -40,7 +40,9 @@ _PLAIN = bytes([9, *range(32, 127)])
 _ENDS_APART = frozenset(b" \t.")
 # One line of ``_wrap``: up to 75 characters, not ending inside an "=3D" (an "=" or "=3" last).
 _LINE_OF_75 = re.compile(rb".{1,75}(?<!=)(?<!=.)", re.DOTALL)
-_IRREGULAR_EQUALS = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n)")  # "=" that a2b_qp keeps as it is
+# "=" that a2b_qp keeps as it is: not a soft break, not an escape. The usual cases are tried
+# first (soft breaks, upper-case escapes): every "=" of a body is looked at.
+_IRREGULAR_EQUALS = re.compile(rb"=(?!\r\n|[0-9A-F][0-9A-F]|\n|[0-9A-Fa-f][0-9A-Fa-f])")
 
 
 def normalize_cte(value: str | None) -> str:
