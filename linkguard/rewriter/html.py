@@ -148,16 +148,18 @@ def _next_markup(wanted: frozenset[str]) -> re.Pattern[str]:
     """
     stop = "|".join(sorted(wanted | _RAW_TEXT | {"plaintext"}, key=len, reverse=True))
     return re.compile(
-        r"(?:[^<]++"
+        # Each turn of the loop takes one piece of markup and the text after it (fewer turns
+        # than one for each): a "<" that none of these take ends the run, as it did.
+        r"[^<]*+(?:(?:"
         # End tags first: half of all markup, and they fail the start-tag look-ahead slowly.
         # The branches start differently ("</" + letter, "<" + not a letter, "<" + letter),
         # so their order changes no match.
-        rf"|</[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
+        rf"</[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
         r"|<(?![A-Za-z/!?])"
         rf"|<(?!(?i:{stop})(?:[\t\n\f\r />]|\Z))[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
         r"|<!--(?>>|->|(?s:.*?)--!?>)"
         r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![A-Za-z])[^>]*+>"
-        r")*+" + _NEXT.pattern,
+        r")[^<]*+)*+" + _NEXT.pattern,
         re.ASCII,  # no effect on _NEXT's classes; keeps (?i:script) from matching "ſcript"
     )
 
@@ -441,6 +443,8 @@ def scan_html(text: str, book: LinkBook, skip: Regions, *, display_limit: int) -
     base = functools.cache(lambda: _base_url(text))
     edits: list[Edit] = []
     seal = book.seal
+    skipping = bool(skip)  # asked once: Regions.__bool__ is a Python call
+    html_a, html_area = LinkPlace.HTML_A, LinkPlace.HTML_AREA
     for tag in _tags(text, _LINK_TAGS):
         name, _, body, tag_end, attrs, _ = tag
         if name not in _LINK_TAGS:
@@ -448,15 +452,15 @@ def scan_html(text: str, book: LinkBook, skip: Regions, *, display_limit: int) -
         if name == "form":
             book.forms += 1
         for _, value, start, end, quote, place in _link_attrs(text, tag):
-            if skip and skip.overlaps(start, end):
+            if skipping and skip.overlaps(start, end):
                 continue
             url = _destination(value, base)
             if url is None:
                 continue
             shown: str | None = None
-            if place is LinkPlace.HTML_A:
+            if place is html_a:
                 shown = display_text(text, tag_end, display_limit)
-            elif place is LinkPlace.HTML_AREA:
+            elif place is html_area:
                 every = _attrs(text, body, tag_end) if attrs is None else attrs
                 shown = (
                     next((unescape_attribute(a.value) for a in every if a.name == "alt"), None)

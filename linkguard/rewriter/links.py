@@ -15,9 +15,6 @@ from typing import NamedTuple
 
 from linkguard.rewriter.model import LinkOutcome, LinkPlace, LinkRecord, RewriteContext
 
-# A replacement must be a single printable-ASCII token (RFC 3986 §2 characters and the few
-# that HTML escaping handles); spaces or controls would end the link early or break a line.
-_TOKEN = re.compile(r"[\x21-\x7e]+")
 # The scheme (RFC 3986 §3.1: letters, digits, "+", "-", ".") is "http" or "https", any case.
 _HTTP_SCHEME = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?:")
 # WHATWG URL §4.4 (basic URL parser): leading and trailing C0 controls and spaces are stripped
@@ -101,7 +98,10 @@ class LinkBook:
             sealed = self._sealer(url, display_text=display_text, index=len(links))
             if sealed is None or sealed == url:
                 outcome = LinkOutcome.DECLINED
-            elif _TOKEN.fullmatch(sealed) is None:
+            elif not (sealed and sealed.isascii() and sealed.isprintable() and " " not in sealed):
+                # A replacement must be one token of printable ASCII, "!" to "~" (RFC 3986 §2
+                # characters and the few HTML escaping handles): a space or a control would
+                # end the link early or break a line.
                 outcome = LinkOutcome.BAD_REPLACEMENT
             else:
                 replacement = sealed

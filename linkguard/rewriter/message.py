@@ -269,9 +269,10 @@ _START_END = operator.itemgetter(0, 1)  # a Splice's (start, end)
 def _assemble(raw: bytes, splices: list[Splice]) -> bytes:
     pieces: list[bytes] = []
     pos = 0
-    for s in sorted(splices, key=_START_END):
-        pieces += (raw[pos : s.start], s.data)
-        pos = max(pos, s.end)
+    for start, end, data in sorted(splices, key=_START_END):
+        pieces += (raw[pos:start], data)
+        if end > pos:
+            pos = end
     pieces.append(raw[pos:])
     return b"".join(pieces)
 
