@@ -271,8 +271,7 @@ def _assemble(raw: bytes, splices: list[Splice]) -> bytes:
     pos = 0
     for start, end, data in sorted(splices, key=_START_END):
         pieces += (raw[pos:start], data)
-        if end > pos:
-            pos = end
+        pos = max(pos, end)
     pieces.append(raw[pos:])
     return b"".join(pieces)
 
