@@ -9,6 +9,7 @@ cannot carry an edit (a charset that cannot encode it) the links are marked as s
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -48,6 +49,40 @@ def http_url(value: str) -> str | None:
 # in place, as a frozen dataclass's own __post_init__ would: a second, mutable object per link
 # and a copy of each at the end cost more than the rest of the link's bookkeeping.
 _amend = object.__setattr__
+# LinkRecord's generated __init__ sets each field with object.__setattr__, which looks the
+# field up on the type every time; one record is built per link, so _record sets the same slots
+# through their descriptors, found once here (in field order; the test of the rewriter's
+# shortcuts pins that it builds what LinkRecord(...) builds).
+_new_record = object.__new__
+(
+    _set_part,
+    _set_place,
+    _set_url,
+    _set_source,
+    _set_replacement,
+    _set_outcome,
+    _set_display_text,
+) = (getattr(LinkRecord, f.name).__set__ for f in dataclasses.fields(LinkRecord))
+
+
+def _record(  # noqa: PLR0917 - LinkRecord's fields, positional as its constructor takes them
+    part: str,
+    place: LinkPlace,
+    url: str,
+    source: str,
+    replacement: str | None,
+    outcome: LinkOutcome,
+    display_text: str | None,
+) -> LinkRecord:
+    link: LinkRecord = _new_record(LinkRecord)
+    _set_part(link, part)
+    _set_place(link, place)
+    _set_url(link, url)
+    _set_source(link, source)
+    _set_replacement(link, replacement)
+    _set_outcome(link, outcome)
+    _set_display_text(link, display_text)
+    return link
 
 
 def drop(link: LinkRecord, outcome: LinkOutcome) -> None:
@@ -106,8 +141,7 @@ class LinkBook:
             else:
                 replacement = sealed
                 outcome = LinkOutcome.REWRITTEN
-        # Positional, in field order: a frozen dataclass is built field by field.
-        link = LinkRecord(self.part, place, url, source, replacement, outcome, display_text)
+        link = _record(self.part, place, url, source, replacement, outcome, display_text)
         links.append(link)
         return link
 

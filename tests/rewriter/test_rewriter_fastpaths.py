@@ -8,6 +8,7 @@ changed after it was made).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from linkguard.rewriter import LinkOutcome, LinkPlace, LinkRecord, RewriteContext, rewrite_message
 from linkguard.rewriter.html import _NEXT, _RAW_TEXT, _TAG_BODY, _next_markup
-from linkguard.rewriter.links import Edit, LinkBook, relocate
+from linkguard.rewriter.links import Edit, LinkBook, _record, relocate
 from linkguard.rewriter.transfer import _IRREGULAR_EQUALS, _wrap
 from tests.rewriter.rewriter_testkit import MESSAGES, FakeSealer, context, eml_files
 
@@ -178,3 +179,27 @@ def test_header_counts_are_the_reports_counts(path: object) -> None:
     if report.passthrough is None:
         counts = f"rewritten={report.rewritten + report.already_sealed}; skipped={report.skipped}"
         assert report.header.startswith(counts)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ("1", LinkPlace.HTML_A, "https://a.example/", "x", "https://lg/r/T", LinkOutcome.REWRITTEN,
+         "shown"),
+        ("2.1", LinkPlace.TEXT, "http://b.example/", "b", None, LinkOutcome.DECLINED, None),
+        ("", LinkPlace.CALENDAR, "u", "", None, LinkOutcome.ALREADY_SEALED, ""),
+    ],
+)
+def test_a_record_built_through_its_slots_is_the_one_the_constructor_builds(
+    values: tuple[object, ...],
+) -> None:
+    made = LinkRecord(*values)  # type: ignore[arg-type]
+    fast = _record(*values)  # type: ignore[arg-type]
+    assert type(fast) is LinkRecord
+    assert fast == made
+    assert hash(fast) == hash(made)
+    assert dataclasses.astuple(fast) == values
+    # _record skips __init__: it holds only while LinkRecord's __init__ just stores its fields.
+    assert not hasattr(LinkRecord, "__post_init__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.url = "changed"  # type: ignore[misc]
