@@ -14,7 +14,15 @@ from __future__ import annotations
 import re
 
 from linkguard.rewriter.html import scan_html
-from linkguard.rewriter.links import NO_REGIONS, Edit, LinkBook, Regions, browser_url, http_url
+from linkguard.rewriter.links import (
+    NO_REGIONS,
+    Edit,
+    LinkBook,
+    Regions,
+    browser_url,
+    http_url,
+    relocate,
+)
 from linkguard.rewriter.model import LinkPlace
 from linkguard.rewriter.plain import scan_plain
 
@@ -139,8 +147,7 @@ def _scan_value(
     for edit in inner:
         start, end = where[edit.start], where[edit.end]
         for link in edit.links:
-            link.place = LinkPlace.CALENDAR
-            link.source = value[start:end]
+            relocate(link, LinkPlace.CALENDAR, value[start:end])
         edits.append(Edit(start, end, _escape_text(edit.text), edit.links))
     return edits
 

@@ -172,13 +172,14 @@ def _ascii_byte_edits(view: TextView, edits: Sequence[Edit]) -> list[ByteEdit]:
     add up by construction and text offsets are byte offsets after the BOM."""
     out: list[ByteEdit] = []
     shift = len(view.prefix)
+    new_tuple = tuple.__new__  # ByteEdit without the frame of NamedTuple's __new__: per link
     for edit in edits:
         try:
             new = edit.text.encode("utf-8")
         except UnicodeError:
             edit.drop(LinkOutcome.UNENCODABLE)
             continue
-        out.append(ByteEdit(edit.start + shift, edit.end + shift, new, edit))
+        out.append(new_tuple(ByteEdit, (edit.start + shift, edit.end + shift, new, edit)))
     return out
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.entities import html5
 from typing import NamedTuple
 
@@ -116,6 +116,8 @@ _CHARREF = re.compile(r"&(#[xX][0-9a-fA-F]+;?|#[0-9]+;?|[A-Za-z][A-Za-z0-9]*;?)"
 _LONGEST_NAME = max(map(len, html5))
 _BASE_TAG = frozenset({"base"})
 _BASE_HINT = re.compile(r"<base[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
+# tuple.__new__(Edit, (…)) builds an Edit without the Python frame of NamedTuple's __new__.
+_new_tuple = tuple.__new__
 
 
 class Attr(NamedTuple):
@@ -146,13 +148,18 @@ def _next_markup(wanted: frozenset[str]) -> re.Pattern[str]:
     """
     stop = "|".join(sorted(wanted | _RAW_TEXT | {"plaintext"}, key=len, reverse=True))
     return re.compile(
-        r"(?:[^<]++"
+        # Each turn of the loop takes one piece of markup and the text after it (fewer turns
+        # than one for each): a "<" that none of these take ends the run, as it did.
+        r"[^<]*+(?:(?:"
+        # End tags first: half of all markup, and they fail the start-tag look-ahead slowly.
+        # The branches start differently ("</" + letter, "<" + not a letter, "<" + letter),
+        # so their order changes no match.
+        rf"</[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
         r"|<(?![A-Za-z/!?])"
         rf"|<(?!(?i:{stop})(?:[\t\n\f\r />]|\Z))[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
-        rf"|</[A-Za-z][^\t\n\f\r />]*+{_TAG_BODY}"
         r"|<!--(?>>|->|(?s:.*?)--!?>)"
         r"|<!(?!--)[^>]*+>|<\?[^>]*+>|</(?![A-Za-z])[^>]*+>"
-        r")*+" + _NEXT.pattern,
+        r")[^<]*+)*+" + _NEXT.pattern,
         re.ASCII,  # no effect on _NEXT's classes; keeps (?i:script) from matching "ſcript"
     )
 
@@ -355,7 +362,9 @@ def _base_url(text: str) -> str | None:
     return None
 
 
-def _destination(value: str, base: str | None) -> str | None:
+def _destination(value: str, base: Callable[[], str | None]) -> str | None:
+    """The http(s) URL a click on this link value opens, or None; ``base`` gives the document
+    base URL, asked only for a relative link (most links are absolute: no look-up)."""
     if (
         value.startswith(("https://", "http://"))
         and value.isascii()
@@ -370,9 +379,10 @@ def _destination(value: str, base: str | None) -> str | None:
     absolute = http_url(url)
     if absolute is not None or url[:1] in ("", "#"):
         return absolute
-    if base is not None:
+    base_url = base()
+    if base_url is not None:
         try:
-            return http_url(ada_url.join_url(base, url))
+            return http_url(ada_url.join_url(base_url, url))
         except ValueError:
             return None
     if url[:2].replace("\\", "/") == "//":
@@ -430,32 +440,34 @@ def _link_attr(tag: str, m: re.Match[str], group: int) -> list[_LinkAttr]:
 
 def scan_html(text: str, book: LinkBook, skip: Regions, *, display_limit: int) -> list[Edit]:
     """Seal every ``a``/``area`` href and form action of an HTML text."""
-    base = _base_url(text)
+    base = functools.cache(lambda: _base_url(text))
     edits: list[Edit] = []
     seal = book.seal
+    skipping = bool(skip)  # asked once: Regions.__bool__ is a Python call
+    html_a, html_area = LinkPlace.HTML_A, LinkPlace.HTML_AREA
     for tag in _tags(text, _LINK_TAGS):
-        name = tag[0]
+        name, _, body, tag_end, attrs, _ = tag
         if name not in _LINK_TAGS:
             continue
         if name == "form":
             book.forms += 1
         for _, value, start, end, quote, place in _link_attrs(text, tag):
-            if skip and skip.overlaps(start, end):
+            if skipping and skip.overlaps(start, end):
                 continue
             url = _destination(value, base)
             if url is None:
                 continue
             shown: str | None = None
-            if place is LinkPlace.HTML_A:
-                shown = display_text(text, tag[3], display_limit)
-            elif place is LinkPlace.HTML_AREA:
-                attrs = tag[4]
-                every = _attrs(text, tag[2], tag[3]) if attrs is None else attrs
+            if place is html_a:
+                shown = display_text(text, tag_end, display_limit)
+            elif place is html_area:
+                every = _attrs(text, body, tag_end) if attrs is None else attrs
                 shown = (
                     next((unescape_attribute(a.value) for a in every if a.name == "alt"), None)
                     or None
                 )
-            link = seal(url, source=value, place=place, display_text=shown)
+            link = seal(url, value, place, shown)
             if link.replacement is not None:
-                edits.append(Edit(start, end, escape_attribute(link.replacement, quote), (link,)))
+                replacement = escape_attribute(link.replacement, quote)
+                edits.append(_new_tuple(Edit, (start, end, replacement, (link,))))
     return edits

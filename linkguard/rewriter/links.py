@@ -9,15 +9,13 @@ cannot carry an edit (a charset that cannot encode it) the links are marked as s
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from linkguard.rewriter.model import LinkOutcome, LinkPlace, LinkRecord, RewriteContext
 
-# A replacement must be a single printable-ASCII token (RFC 3986 §2 characters and the few
-# that HTML escaping handles); spaces or controls would end the link early or break a line.
-_TOKEN = re.compile(r"[\x21-\x7e]+")
 # The scheme (RFC 3986 §3.1: letters, digits, "+", "-", ".") is "http" or "https", any case.
 _HTTP_SCHEME = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?:")
 # WHATWG URL §4.4 (basic URL parser): leading and trailing C0 controls and spaces are stripped
@@ -45,39 +43,59 @@ def http_url(value: str) -> str | None:
     return _ESCAPED_BYTE.sub(lambda b: f"%{ord(b.group()) - 0xDC00:02X}", value)
 
 
-class PendingLink:
-    """A link record still open to change until its part is written (mutable on purpose)."""
+# The records of a message are built once, when each link is sealed, and handed out in the
+# report. Until the report is returned they are the rewriter's own, and the two late changes
+# (a part that cannot carry its edits; a calendar value read as HTML or text) are made to them
+# in place, as a frozen dataclass's own __post_init__ would: a second, mutable object per link
+# and a copy of each at the end cost more than the rest of the link's bookkeeping.
+_amend = object.__setattr__
+# LinkRecord's generated __init__ sets each field with object.__setattr__, which looks the
+# field up on the type every time; one record is built per link, so _record sets the same slots
+# through their descriptors, found once here (in field order; the test of the rewriter's
+# shortcuts pins that it builds what LinkRecord(...) builds).
+_new_record = object.__new__
+(
+    _set_part,
+    _set_place,
+    _set_url,
+    _set_source,
+    _set_replacement,
+    _set_outcome,
+    _set_display_text,
+) = (getattr(LinkRecord, f.name).__set__ for f in dataclasses.fields(LinkRecord))
 
-    __slots__ = ("display_text", "outcome", "part", "place", "replacement", "source", "url")
 
-    def __init__(
-        self, part: str, place: LinkPlace, url: str, source: str, display_text: str | None
-    ) -> None:
-        self.part = part
-        self.place = place
-        self.url = url
-        self.source = source
-        self.display_text = display_text
-        self.replacement: str | None = None
-        self.outcome = LinkOutcome.DECLINED
+def _record(  # noqa: PLR0917 - LinkRecord's fields, positional as its constructor takes them
+    part: str,
+    place: LinkPlace,
+    url: str,
+    source: str,
+    replacement: str | None,
+    outcome: LinkOutcome,
+    display_text: str | None,
+) -> LinkRecord:
+    link: LinkRecord = _new_record(LinkRecord)
+    _set_part(link, part)
+    _set_place(link, place)
+    _set_url(link, url)
+    _set_source(link, source)
+    _set_replacement(link, replacement)
+    _set_outcome(link, outcome)
+    _set_display_text(link, display_text)
+    return link
 
-    def drop(self, outcome: LinkOutcome) -> None:
-        if self.outcome is LinkOutcome.REWRITTEN:
-            self.replacement = None
-            self.outcome = outcome
 
-    def record(self) -> LinkRecord:
-        # Positional (in field order): a frozen dataclass is built field by field, and keyword
-        # arguments add to that, once per link.
-        return LinkRecord(
-            self.part,
-            self.place,
-            self.url,
-            self.source,
-            self.replacement,
-            self.outcome,
-            self.display_text,
-        )
+def drop(link: LinkRecord, outcome: LinkOutcome) -> None:
+    """Mark a sealed link as left after all (its part could not carry the new link)."""
+    if link.outcome is LinkOutcome.REWRITTEN:
+        _amend(link, "replacement", None)
+        _amend(link, "outcome", outcome)
+
+
+def relocate(link: LinkRecord, place: LinkPlace, source: str) -> None:
+    """Say where a link read in a nested value (a calendar's HTML description) really is."""
+    _amend(link, "place", place)
+    _amend(link, "source", source)
 
 
 class Edit(NamedTuple):
@@ -86,11 +104,11 @@ class Edit(NamedTuple):
     start: int
     end: int
     text: str
-    links: tuple[PendingLink, ...]
+    links: tuple[LinkRecord, ...]
 
     def drop(self, outcome: LinkOutcome) -> None:
         for link in self.links:
-            link.drop(outcome)
+            drop(link, outcome)
 
 
 class LinkBook:
@@ -99,28 +117,32 @@ class LinkBook:
     def __init__(self, context: RewriteContext) -> None:
         self._is_sealed = context.is_sealed
         self._sealer = context.sealer
-        self.links: list[PendingLink] = []
+        self.links: list[LinkRecord] = []
         self.part = ""
         self.forms = 0
 
     def seal(
-        self, url: str, *, source: str, place: LinkPlace, display_text: str | None = None
-    ) -> PendingLink:
+        self, url: str, source: str, place: LinkPlace, display_text: str | None = None
+    ) -> LinkRecord:
         # Positional: keyword arguments cost more, once per link.
-        link = PendingLink(self.part, place, url, source, display_text)
-        index = len(self.links)
-        self.links.append(link)
+        links = self.links
+        replacement: str | None = None
         if self._is_sealed(url):
-            link.outcome = LinkOutcome.ALREADY_SEALED
-            return link
-        replacement = self._sealer(url, display_text=display_text, index=index)
-        if replacement is None or replacement == url:
-            link.outcome = LinkOutcome.DECLINED
-        elif _TOKEN.fullmatch(replacement) is None:
-            link.outcome = LinkOutcome.BAD_REPLACEMENT
+            outcome = LinkOutcome.ALREADY_SEALED
         else:
-            link.replacement = replacement
-            link.outcome = LinkOutcome.REWRITTEN
+            sealed = self._sealer(url, display_text=display_text, index=len(links))
+            if sealed is None or sealed == url:
+                outcome = LinkOutcome.DECLINED
+            elif not (sealed and sealed.isascii() and sealed.isprintable() and " " not in sealed):
+                # A replacement must be one token of printable ASCII, "!" to "~" (RFC 3986 §2
+                # characters and the few HTML escaping handles): a space or a control would
+                # end the link early or break a line.
+                outcome = LinkOutcome.BAD_REPLACEMENT
+            else:
+                replacement = sealed
+                outcome = LinkOutcome.REWRITTEN
+        link = _record(self.part, place, url, source, replacement, outcome, display_text)
+        links.append(link)
         return link
 
 

@@ -269,9 +269,9 @@ _START_END = operator.itemgetter(0, 1)  # a Splice's (start, end)
 def _assemble(raw: bytes, splices: list[Splice]) -> bytes:
     pieces: list[bytes] = []
     pos = 0
-    for s in sorted(splices, key=_START_END):
-        pieces += (raw[pos : s.start], s.data)
-        pos = max(pos, s.end)
+    for start, end, data in sorted(splices, key=_START_END):
+        pieces += (raw[pos:start], data)
+        pos = max(pos, end)
     pieces.append(raw[pos:])
     return b"".join(pieces)
 
@@ -326,9 +326,11 @@ def _rewrite(raw: bytes, context: RewriteContext) -> tuple[bytes, RewriteReport]
     notes = tuple(run.notes)
     if run.scanned == 0 and notes:
         return _passthrough(raw, context, notes[0].reason, notes)
-    links = tuple(link.record() for link in run.book.links)
-    report = RewriteReport(header="", links=links, untouched=notes, forms=run.book.forms)
-    value = f"rewritten={report.rewritten + report.already_sealed}; skipped={report.skipped}"
+    links = tuple(run.book.links)
+    # Counted here in C (list.count) rather than by the report's properties, a pass each.
+    outcomes = [link.outcome for link in links]
+    through = outcomes.count(LinkOutcome.REWRITTEN) + outcomes.count(LinkOutcome.ALREADY_SEALED)
+    value = f"rewritten={through}; skipped={len(links) - through}"
     reasons = list(dict.fromkeys(note.reason.value for note in notes))
     if reasons:
         value += f"; untouched={','.join(reasons)}"

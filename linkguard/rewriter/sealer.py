@@ -26,21 +26,37 @@ class TokenSealer:
     profile: str = "default"
     do_not_rewrite: frozenset[str] = frozenset()  # hosts (and their subdomains) left alone
     too_long: int = field(default=0, init=False)  # destinations that could not be sealed
+    _prefix: str = field(init=False, repr=False)
     _own: OwnLinks = field(init=False, repr=False)
+    # The last URL parsed and what came of it. The rewriter asks is_sealed(url) (as
+    # RewriteContext.is_sealed) and then calls the sealer with the same url, which asks again
+    # and, when nothing was unwrapped, parses the same url a third time: a URL parse is the
+    # larger part of sealing one link, so it is done once.
+    _last: tuple[str, ParsedUrl | None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._own = OwnLinks.from_bases([self.prefix])  # parsed once, not once per link
+        self._prefix = self.base_url.rstrip("/") + "/r/"
+        self._own = OwnLinks.from_bases([self._prefix])  # parsed once, not once per link
 
     @property
     def prefix(self) -> str:
-        return self.base_url.rstrip("/") + "/r/"
+        return self._prefix
 
     def own_links(self) -> OwnLinks:
         return self._own
 
-    def is_sealed(self, url: str) -> bool:
+    def _parse(self, url: str) -> ParsedUrl | None:
+        last = self._last
+        if last is not None and last[0] == url:
+            return last[1]
         parsed = parse_url(url)
-        return isinstance(parsed, ParsedUrl) and parsed.href.startswith(self.prefix)
+        result = parsed if isinstance(parsed, ParsedUrl) else None
+        self._last = (url, result)
+        return result
+
+    def is_sealed(self, url: str) -> bool:
+        parsed = self._parse(url)
+        return parsed is not None and parsed.href.startswith(self._prefix)
 
     def __call__(self, url: str, *, display_text: str | None, index: int) -> str | None:
         if self.is_sealed(url):
@@ -48,8 +64,8 @@ class TokenSealer:
         inner = unwrap(url, own=self.own_links())
         if inner.undecodable == "linkguard":
             return None  # ours (another base or key): never wrap twice
-        parsed = parse_url(inner.url)
-        if not isinstance(parsed, ParsedUrl) or not parsed.is_http:
+        parsed = self._parse(inner.url)
+        if parsed is None or not parsed.is_http:
             return None
         if self._exempt(parsed.host):
             return None
@@ -57,7 +73,7 @@ class TokenSealer:
                             message_id=self.message_id, link_index=index,
                             display_text=display_text, profile=self.profile)
         try:
-            return self.prefix + seal(claims, self.keys)
+            return self._prefix + seal(claims, self.keys)
         except SealError:
             # Too long to seal (over 4,000 characters, or incompressible): left as it is and
             # counted, as a link we cannot protect must at least be visible in the report.

@@ -38,7 +38,11 @@ _PLAIN = bytes([9, *range(32, 127)])
 # Last bytes that b2a_qp escapes at the end of its input (rule 3 white space; a "." alone on a
 # line, which SMTP would read as the end of the data), so a run ending in one is not wrapped.
 _ENDS_APART = frozenset(b" \t.")
-_IRREGULAR_EQUALS = re.compile(rb"=(?![0-9A-Fa-f]{2}|\r?\n)")  # "=" that a2b_qp keeps as it is
+# One line of ``_wrap``: up to 75 characters, not ending inside an "=3D" (an "=" or "=3" last).
+_LINE_OF_75 = re.compile(rb".{1,75}(?<!=)(?<!=.)", re.DOTALL)
+# "=" that a2b_qp keeps as it is: not a soft break, not an escape. The usual cases are tried
+# first (soft breaks, upper-case escapes): every "=" of a body is looked at.
+_IRREGULAR_EQUALS = re.compile(rb"=(?!\r\n|[0-9A-F][0-9A-F]|\n|[0-9A-Fa-f][0-9A-Fa-f])")
 
 
 def normalize_cte(value: str | None) -> str:
@@ -205,19 +209,23 @@ class QuotedPrintable:
         body = self._body
         for a, b, run in _group(edits, dec, decoded):
             d0, d1 = dec[a], dec[b + 1]
-            pieces: list[bytes] = []
-            pos = d0
-            for edit in run:
-                pieces += (decoded[pos : edit.start], edit.data)
-                pos = edit.end
-            pieces.append(decoded[pos:d1])
-            new = b"".join(pieces)
+            if len(run) == 1:  # the usual run: one link in its lines
+                edit = run[0]
+                new = b"".join((decoded[d0 : edit.start], edit.data, decoded[edit.end : d1]))
+            else:
+                pieces: list[bytes] = []
+                pos = d0
+                for edit in run:
+                    pieces += (decoded[pos : edit.start], edit.data)
+                    pos = edit.end
+                pieces.append(decoded[pos:d1])
+                new = b"".join(pieces)
             e0, e1 = enc[a], enc[b + 1]
             eol = b"\r\n" if e1 - 2 >= e0 and body.startswith(b"\r\n", e1 - 2) else b"\n"
             # The run ends as its last line did: with a soft break if that line's break
             # decoded to nothing.
             soft = body[e1 - 1] == 10 and (d1 == dec[b] or decoded[d1 - 1] != 10)
-            out.append(Splice(at + e0, at + e1, _encode_run(new, eol, soft)))
+            out.append(_new_tuple(Splice, (at + e0, at + e1, _encode_run(new, eol, soft))))
         return out
 
 
@@ -239,6 +247,11 @@ def _physical_lines(
         enc.append(end)
         dec.append(size + len(decoded))
     return enc, dec, decoded
+
+
+# tuple.__new__(Splice, (start, end, data)) builds a Splice without the Python frame of
+# NamedTuple's __new__: one per link in a link-heavy part.
+_new_tuple = tuple.__new__
 
 
 class _Starts(Protocol):
@@ -281,21 +294,24 @@ def _group(
     groups: list[tuple[int, int, list[ByteEdit]]] = []
     lines = len(starts) - 1
     bisect_right = bisect.bisect_right
-    prev_last = -1
+    prev_first = prev_last = -1
+    run: list[ByteEdit] = []
     for edit in edits:
-        start, end = edit.start, edit.end
+        start, end = edit[0], edit[1]
         first = bisect_right(starts, start) - 1
-        last = bisect_right(starts, end - 1 if end > start else start) - 1  # never < first
+        last = bisect_right(starts, end - 1) - 1 if end > start else first  # never < first
         if last + 1 < lines and end == starts[last + 1] and decoded[end - 1] == 10:
             last += 1
         if first <= prev_last:  # shares a line with the group before: join it
-            prev = groups[-1]
-            prev[2].append(edit)
+            run.append(edit)
             prev_last = max(prev_last, last)
-            groups[-1] = (prev[0], prev_last, prev[2])
-        else:
-            groups.append((first, last, [edit]))
-            prev_last = last
+            continue
+        if run:
+            groups.append((prev_first, prev_last, run))
+        run = [edit]
+        prev_first, prev_last = first, last
+    if run:
+        groups.append((prev_first, prev_last, run))
     return groups
 
 
@@ -320,21 +336,11 @@ def _wrap(escaped: bytes, soft: bytes) -> bytes:
     What b2a_qp and :func:`_encode_run` write for a run of printable ASCII, spaces and tabs
     (with "=" as "=3D") that ends in a soft break: lines filled as far as they go, an "=3D" never
     cut, and no line of 76 (the last character moved down to make room for the closing "=").
-    The usual run, a link in a long line, is done here at a fraction of b2a_qp's cost.
+    The usual run, a link in a long line, is done here at a fraction of b2a_qp's cost: each
+    ``_LINE_OF_75`` match is one line (every "=" starts an "=3D", so a line that would end in
+    "=" or "=3" gives back those characters, as the lines are filled).
     """
-    lines: list[bytes] = []
-    pos = 0
-    size = len(escaped)
-    while size - pos > _QP_LINE - 1:
-        cut = pos + _QP_LINE - 1
-        if escaped[cut - 1] == 61:  # "=3D" at the 75th character: it goes down whole
-            cut -= 1
-        elif escaped[cut - 2] == 61:
-            cut -= 2
-        lines.append(escaped[pos:cut])
-        pos = cut
-    lines.append(escaped[pos:])
-    return soft.join(lines) + soft
+    return soft.join(_LINE_OF_75.findall(escaped)) + soft
 
 
 # --- base64 -------------------------------------------------------------------------------

@@ -337,7 +337,7 @@ def test_the_usual_link_is_read_as_every_step_reads_it(value: str) -> None:
     absolute = http_url(url)
     if absolute is None and url[:2].replace("\\", "/") == "//":
         absolute = http_url("https:" + url)
-    assert _destination(value, None) == absolute
+    assert _destination(value, lambda: None) == absolute
 
 
 @settings(max_examples=600, deadline=None)

@@ -92,3 +92,29 @@ def test_too_long_destinations_are_left_and_counted() -> None:
     long_url = "https://example.org/" + "a" * 4100
     assert sealer(long_url, display_text=None, index=0) is None
     assert sealer.too_long == 1
+
+
+_MIXED = [
+    "https://a.example/x",
+    BASE + "/r/AAAA",
+    "https://a.example/x",
+    "HTTPS://LINKS.EXAMPLE.COM/r/BBBB",
+    "https://nam02.safelinks.protection.outlook.com/?url=https%3A%2F%2Fb.example%2F&data=x",
+    "not a url",
+    "https://b.example/",
+    "https://b.example/",
+]
+
+
+def test_the_remembered_parse_answers_as_a_fresh_sealer_does() -> None:
+    """The sealer keeps its last URL parse (asked by is_sealed, then by the call): one sealer
+    over a mixed run of URLs says what a new sealer says for each one alone."""
+    shared = _sealer()
+    for i, url in enumerate(_MIXED):
+        fresh = _sealer()
+        assert shared.is_sealed(url) == fresh.is_sealed(url), url
+        ours, theirs = shared(url, display_text=None, index=i), fresh(url, display_text=None,
+                                                                        index=i)
+        assert (ours is None) == (theirs is None), url
+        if ours is not None and theirs is not None:
+            assert _open(ours).url == _open(theirs).url
