@@ -11,6 +11,7 @@ Pure functions over header values; the web layer passes them in.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -51,17 +52,24 @@ class ClientView:
 class ScannerAgents:
     """The scanner User-Agent substrings, matched in one regular-expression pass."""
 
-    __slots__ = ("_pattern",)
+    __slots__ = ("_pattern", "_seen")
+
+    _SEEN_MAX = 4096  # User-Agent strings repeat: a few browsers' versions cover most clicks
 
     def __init__(self, needles: Iterable[str] = DEFAULT_SCANNER_AGENTS) -> None:
         words = sorted({n.strip().lower() for n in needles if n.strip()}, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, words))) if words else None
+        self._seen: dict[str, str | None] = {}
 
     def match(self, user_agent: str) -> str | None:
-        if self._pattern is None:
-            return None
-        found = self._pattern.search(user_agent.lower())
-        return found.group(0) if found else None
+        if user_agent in self._seen:
+            return self._seen[user_agent]
+        found = self._pattern.search(user_agent.lower()) if self._pattern else None
+        hit = found.group(0) if found else None
+        if len(self._seen) >= self._SEEN_MAX:
+            self._seen.clear()
+        self._seen[user_agent] = hit
+        return hit
 
 
 def classify(view: ClientView, agents: ScannerAgents) -> tuple[ClientKind, str]:
@@ -95,6 +103,12 @@ IpMode = Literal["full", "truncate", "hash"]
 
 
 def client_ip_for_log(ip: str, mode: IpMode, *, secret: bytes = b"") -> str:
+    """See :func:`_ip_for_log`; remembered per address (clients click more than once)."""
+    return ip if mode == "full" else _ip_for_log(ip, mode, secret)
+
+
+@functools.lru_cache(maxsize=8192)
+def _ip_for_log(ip: str, mode: IpMode, secret: bytes) -> str:
     """The client address as the click log keeps it.
 
     ``truncate`` keeps the network (IPv4 /24, IPv6 /48, as Google Analytics' IP anonymisation

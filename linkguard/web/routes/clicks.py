@@ -122,7 +122,6 @@ def answer(state: AppState, request: Request, opened: Click, token: str,
                       reference=opened.token_id), ClickAction.TOKEN_EXPIRED
     decision = opened.decision
     assert decision is not None  # noqa: S101 - state "ok" always carries one
-    context = decision_context(decision)
     verdict = decision.verdict
     url = decision.url
     if verdict <= Verdict.WARN and (url is None or not url.is_http):
@@ -131,6 +130,7 @@ def answer(state: AppState, request: Request, opened: Click, token: str,
         assert url is not None  # noqa: S101 - checked above
         action = ClickAction.CONTINUED if verdict == Verdict.WARN else ClickAction.REDIRECT
         return RedirectResponse(url.href, status_code=303, headers=_REDIRECT_HEADERS), action
+    context = decision_context(decision)  # only pages need it: allow is the common case
     if verdict == Verdict.WARN:
         cookie = request.cookies.get(CSRF_COOKIE) or new_csrf_cookie()
         target = origin_of(url.href) if url else None
