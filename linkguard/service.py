@@ -105,6 +105,10 @@ class Gateway:
         self.clock = clock
         self._cache: TTLCache[Hashable, Decision] = TTLCache(
             maxsize=cache_size, ttl=cache_ttl_s, timer=time.monotonic)
+        # Opened tokens, for the same time: scanners and people open the same link within
+        # seconds, and a token's claims never change (the AEAD tag was checked the first time).
+        self._opened: TTLCache[str, tuple[str, LinkClaims | TokenError]] = TTLCache(
+            maxsize=cache_size, ttl=cache_ttl_s, timer=time.monotonic)
         self._lock = threading.Lock()
 
     def replace_judge(self, judge: Judge) -> None:
@@ -115,10 +119,16 @@ class Gateway:
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._opened.clear()
 
     async def open(self, token: str) -> Click:
-        tid = token_id(token)
-        claims = open_token(token, self.keys)
+        with self._lock:
+            known = self._opened.get(token)
+        if known is None:
+            known = (token_id(token), open_token(token, self.keys))
+            with self._lock:
+                self._opened[token] = known
+        tid, claims = known
         if isinstance(claims, TokenError):
             return Click("invalid", tid, error=claims)
         if self.max_link_age_s and self.clock() - claims.issued_at > self.max_link_age_s:

@@ -25,5 +25,14 @@ class Metrics:
                                    registry=self.registry)
         self.rate_limited = Counter("linkguard_rate_limited", "Requests answered 429",
                                     ["route"], registry=self.registry)
+        # Children used on every click, looked up once (labels() takes a lock and a dict).
+        self.click_seconds = self.verdict_seconds.labels("click")
+        self._click_children: dict[tuple[str, str], Counter] = {}
         self.api_verdicts = Counter("linkguard_api_verdicts", "Verdicts given by the API",
                                     ["verdict"], registry=self.registry)
+
+    def click(self, verdict: str, kind: str) -> None:
+        child = self._click_children.get((verdict, kind))
+        if child is None:
+            child = self._click_children[(verdict, kind)] = self.clicks.labels(verdict, kind)
+        child.inc()

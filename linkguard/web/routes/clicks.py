@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from linkguard.core.clients import ClientKind, classify, client_ip_for_log
 from linkguard.core.model import Verdict
@@ -63,8 +63,10 @@ def rate_limited(request: Request, state: AppState, route: str,
                   message=f"Please wait {seconds} seconds and try again.")
 
 
-@router.api_route("/r/{token}", methods=["GET", "HEAD"])
-async def click(token: str, request: Request) -> Response:
+async def click(request: Request) -> Response:
+    """``GET /r/{token}``: the hot path. A plain Starlette route (no FastAPI dependency
+    resolution or validation: the token is an opaque string, opened and checked here)."""
+    token: str = request.path_params["token"]
     state = app_state(request)
     limited = rate_limited(request, state, "click", state.click_rate)
     if limited is not None:
@@ -72,11 +74,14 @@ async def click(token: str, request: Request) -> Response:
     started = time.perf_counter()
     opened = await state.gateway.open(token)
     metrics = metrics_of(request)
-    metrics.verdict_seconds.labels("click").observe(time.perf_counter() - started)
+    metrics.click_seconds.observe(time.perf_counter() - started)
     kind, _ = classify(client_view(request), state.scanner_agents)
     response, action = answer(state, request, opened, token, continued=False)
     record(state, request, opened, kind, action)
     return response
+
+
+router.add_route("/r/{token}", click, methods=["GET", "HEAD"], include_in_schema=False)
 
 
 @router.post("/r/{token}/continue")
@@ -129,7 +134,9 @@ def answer(state: AppState, request: Request, opened: Click, token: str,
     if verdict == Verdict.ALLOW or (verdict == Verdict.WARN and continued):
         assert url is not None  # noqa: S101 - checked above
         action = ClickAction.CONTINUED if verdict == Verdict.WARN else ClickAction.REDIRECT
-        return RedirectResponse(url.href, status_code=303, headers=_REDIRECT_HEADERS), action
+        # url.href is the WHATWG serialisation: ASCII, already percent-encoded, no CR/LF.
+        return Response(status_code=303, headers={"location": url.href, **_REDIRECT_HEADERS}), \
+            action
     context = decision_context(decision)  # only pages need it: allow is the common case
     if verdict == Verdict.WARN:
         cookie = request.cookies.get(CSRF_COOKIE) or new_csrf_cookie()
@@ -165,5 +172,5 @@ def record(state: AppState, request: Request, opened: Click, kind: ClientKind,
         client_ip=client_ip_for_log(client_ip(request), state.ip_mode, secret=state.ip_secret),
         user_agent=request.headers.get("user-agent", "")[:512],
     )
-    metrics_of(request).clicks.labels(event.verdict or "none", kind).inc()
+    metrics_of(request).click(event.verdict or "none", kind)
     state.recorder.record(event)
