@@ -105,9 +105,10 @@ class Gateway:
         self.clock = clock
         self._cache: TTLCache[Hashable, Decision] = TTLCache(
             maxsize=cache_size, ttl=cache_ttl_s, timer=time.monotonic)
-        # Opened tokens, for the same time: scanners and people open the same link within
-        # seconds, and a token's claims never change (the AEAD tag was checked the first time).
-        self._opened: TTLCache[str, tuple[str, LinkClaims | TokenError]] = TTLCache(
+        # Opened links with their verdicts, for the same time: scanners and people open the
+        # same link within seconds, and a token's claims never change (the AEAD tag was checked
+        # the first time). Cleared with the verdicts when lists change.
+        self._opened: TTLCache[str, Click] = TTLCache(
             maxsize=cache_size, ttl=cache_ttl_s, timer=time.monotonic)
         self._lock = threading.Lock()
 
@@ -124,19 +125,28 @@ class Gateway:
     async def open(self, token: str) -> Click:
         with self._lock:
             known = self._opened.get(token)
-        if known is None:
-            known = (token_id(token), open_token(token, self.keys))
-            with self._lock:
-                self._opened[token] = known
-        tid, claims = known
+        if known is not None and known.state != "expired" and not self._too_old(known):
+            return known  # the same link again within the cache time (scanners, then people)
+        tid = token_id(token)
+        claims = open_token(token, self.keys)
         if isinstance(claims, TokenError):
-            return Click("invalid", tid, error=claims)
-        if self.max_link_age_s and self.clock() - claims.issued_at > self.max_link_age_s:
-            return Click("expired", tid, claims=claims)
-        context = LinkContext(display_text=claims.display_text, recipient=claims.recipient,
-                              profile=claims.profile)
-        decision = await self.decide(claims.url, context)
-        return Click("ok", tid, claims=claims, decision=decision)
+            click = Click("invalid", tid, error=claims)
+        elif self._too_old_claims(claims):
+            click = Click("expired", tid, claims=claims)
+        else:
+            context = LinkContext(display_text=claims.display_text, recipient=claims.recipient,
+                                  profile=claims.profile)
+            decision = await self.decide(claims.url, context)
+            click = Click("ok", tid, claims=claims, decision=decision)
+        with self._lock:
+            self._opened[token] = click
+        return click
+
+    def _too_old(self, click: Click) -> bool:
+        return click.claims is not None and self._too_old_claims(click.claims)
+
+    def _too_old_claims(self, claims: LinkClaims) -> bool:
+        return bool(self.max_link_age_s) and self.clock() - claims.issued_at > self.max_link_age_s
 
     async def decide(self, url: str, context: LinkContext | None = None) -> Decision:
         """The verdict for ``url`` now: cached, else judged (with outside facts when wired)."""

@@ -7,13 +7,12 @@ SQL and Redis stores. Thread-safe: the web layer calls them from worker threads.
 from __future__ import annotations
 
 import base64
-import math
+import binascii
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-
-from cachetools import TTLCache
+from datetime import datetime
 
 from linkguard.audit import AuditEvent
 from linkguard.ports import ClickEvent, ClickPage, ClickQuery
@@ -36,18 +35,22 @@ class MemoryClickLog:
 
     def search(self, query: ClickQuery, *, limit: int = 100,
                cursor: str | None = None) -> ClickPage:
+        """Newest first by time (insertion order breaks ties), as the SQL store answers."""
         with self._lock:
             indexed = list(enumerate(self._events))
-        start = _decode_cursor(cursor) if cursor else len(indexed)
+        ordered = sorted(indexed, key=lambda item: (item[1].at, item[0]), reverse=True)
+        after = _decode_cursor(cursor) if cursor is not None else None
         found: list[tuple[int, ClickEvent]] = []
-        for position, event in reversed(indexed[:start]):
+        for position, event in ordered:
+            if after is not None and (event.at, position) >= after:
+                continue
             if _matches(event, query):
                 found.append((position, event))
                 if len(found) > limit:
                     break
-        more = len(found) > limit
         page = found[:limit]
-        next_cursor = _encode_cursor(page[-1][0]) if more and page else None
+        more = len(found) > limit
+        next_cursor = _encode_cursor(page[-1][1].at, page[-1][0]) if more and page else None
         return ClickPage(tuple(event for _, event in page), next_cursor)
 
     def ping(self) -> None:
@@ -72,17 +75,22 @@ def _matches(event: ClickEvent, query: ClickQuery) -> bool:
     return all(checks)
 
 
-def _encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"m{position}".encode()).decode().rstrip("=")
+def _encode_cursor(at: datetime, position: int) -> str:
+    text = f"m|{at.isoformat()}|{position}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> int:
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("m"):
+        tag, stamp, position = text.split("|")
+        if tag != "m":
             raise ValueError(cursor)
-        return max(int(text[1:]), 0)
-    except (ValueError, UnicodeDecodeError):
+        at = datetime.fromisoformat(stamp)
+        if at.tzinfo is None:
+            raise ValueError(cursor)
+        return at, int(position)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
         raise ValueError("invalid cursor") from None
 
 
@@ -97,10 +105,16 @@ class MemoryNonceStore:
         self._lock = threading.Lock()
 
     def issue(self, nonce: str, subject: str, ttl_s: float) -> None:
+        if not nonce or ttl_s <= 0:
+            raise ValueError("a nonce needs a value and a positive lifetime")
         with self._lock:
             now = self._clock()
             if len(self._nonces) >= self._max:
                 self._nonces = {k: v for k, v in self._nonces.items() if v[1] > now}
+            live = self._nonces.get(nonce)
+            if live is not None and live[1] > now:
+                # A second issue would hand someone else's confirmation to a new subject.
+                raise ValueError("nonce already issued")
             self._nonces[nonce] = (subject, now + ttl_s)
 
     def consume(self, nonce: str, subject: str) -> bool:
@@ -116,42 +130,41 @@ class MemoryNonceStore:
 
 
 class MemoryRateLimiter:
-    """A sliding-window-counter limiter per key (the Cloudflare / nginx "approximate" scheme).
+    """Fixed-window counters per key, the same scheme as the Redis limiter (so a replica that
+    falls back to it while Redis is down limits the same way, just not shared).
 
-    Two fixed windows are kept per key and the previous one is weighted by how much of it still
-    overlaps the sliding window: O(1) memory per key, no burst of 2x at window edges.
-    Keys live in a TTL cache, so a flood of distinct clients cannot grow memory without bound.
+    When ``max_keys`` is reached, keys whose window has ended are dropped (and, if a flood of
+    distinct clients leaves none, the oldest half), so memory stays bounded.
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  max_keys: int = 200_000) -> None:
         self._clock = clock
-        self._windows: TTLCache[tuple[str, float], list[float]] = TTLCache(
-            maxsize=max_keys, ttl=3600, timer=clock)
+        self._windows: dict[tuple[str, float], list[float]] = {}  # -> [window end, count]
+        self._max = max_keys
         self._lock = threading.Lock()
 
     def hit(self, key: str, *, limit: int, window_s: float) -> float | None:
         now = self._clock()
+        slot = (key, window_s)
         with self._lock:
-            slot = (key, window_s)
             state = self._windows.get(slot)
-            current_start = math.floor(now / window_s) * window_s
-            if state is None or state[0] < current_start - window_s:
-                state = [current_start, 0.0, 0.0]  # start, previous count, current count
-            elif state[0] < current_start:
-                state = [current_start, state[2], 0.0]  # the current window became previous
-            overlap = 1.0 - (now - current_start) / window_s
-            estimate = state[1] * overlap + state[2]
-            if estimate + 1 > limit:
+            if state is None or state[0] <= now:
+                if state is None and len(self._windows) >= self._max:
+                    self._prune(now)
+                state = [(now // window_s + 1) * window_s, 0.0]
                 self._windows[slot] = state
-                if state[2] + 1 > limit or state[1] == 0:
-                    return max(current_start + window_s - now, 0.001)
-                # Wait until enough of the previous window has slid out.
-                needed = (estimate + 1 - limit) / state[1]
-                return max(needed * window_s, 0.001)
-            state[2] += 1
-            self._windows[slot] = state
-            return None
+            if state[1] < limit:
+                state[1] += 1
+                return None
+            return max(state[0] - now, 0.001)
+
+    def _prune(self, now: float) -> None:
+        ended = [k for k, v in self._windows.items() if v[0] <= now]
+        if len(ended) < len(self._windows) // 10:
+            ended = list(self._windows)[: len(self._windows) // 2]  # oldest inserted first
+        for k in ended:
+            del self._windows[k]
 
 
 class MemoryAuditLog:

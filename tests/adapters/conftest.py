@@ -27,6 +27,7 @@ import redis
 from psycopg import sql
 from sqlalchemy import Engine, text
 
+from linkguard.adapters.memory import MemoryClickLog, MemoryNonceStore, MemoryRateLimiter
 from linkguard.adapters.redis_stores import RedisNonceStore, RedisRateLimiter, make_redis
 from linkguard.adapters.sql import (
     SqlApiKeyStore,
@@ -276,3 +277,21 @@ def sqlite_audit_log(sqlite_engine: Engine) -> SqlAuditLog:
 @pytest.fixture
 def postgres_audit_log(pg_engine: Engine) -> SqlAuditLog:
     return SqlAuditLog(pg_engine)
+
+
+# --- the in-process stores (linkguard.adapters.memory) under the same contracts ---------------
+
+
+@pytest.fixture
+def memory_click_log() -> MemoryClickLog:
+    return MemoryClickLog()
+
+
+@pytest.fixture
+def memory_nonce_store() -> MemoryNonceStore:
+    return MemoryNonceStore()
+
+
+@pytest.fixture
+def memory_rate_limiter() -> MemoryRateLimiter:
+    return MemoryRateLimiter()

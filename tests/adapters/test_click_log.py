@@ -11,7 +11,7 @@ from linkguard.adapters.sql.clicklog import prefix_successor
 from linkguard.ports import ClickAction, ClickEvent, ClickKind, ClickLog, ClickQuery
 
 # Factories of the implementations under contract (fixtures in conftest.py).
-CLICK_LOGS = ["sqlite_click_log", "postgres_click_log"]  # + "memory_click_log" and its fixture
+CLICK_LOGS = ["sqlite_click_log", "postgres_click_log", "memory_click_log"]
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 

@@ -16,8 +16,9 @@ from linkguard.ports import NonceStore, StoreUnavailableError
 from tests.adapters.conftest import RedisServer, free_port
 
 # Factories of the implementations under contract (fixtures in conftest.py).
-NONCE_STORES = ["sqlite_nonce_store", "postgres_nonce_store", "redis_nonce_store"]
-CONTRACT = [*NONCE_STORES]  # + the in-process store's fixture
+NONCE_STORES = ["sqlite_nonce_store", "postgres_nonce_store", "redis_nonce_store",
+                "memory_nonce_store"]
+CONTRACT = [*NONCE_STORES]
 
 
 @pytest.fixture(params=CONTRACT)

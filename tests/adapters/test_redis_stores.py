@@ -20,7 +20,7 @@ from linkguard.adapters.redis_stores import (
 from linkguard.ports import RateLimiter, StoreUnavailableError
 from tests.adapters.conftest import RedisServer, free_port
 
-RATE_LIMITERS = ["redis_rate_limiter"]  # the in-process limiter joins with its fixture
+RATE_LIMITERS = ["redis_rate_limiter", "memory_rate_limiter"]
 
 
 @pytest.fixture(params=RATE_LIMITERS)
