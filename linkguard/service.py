@@ -106,6 +106,7 @@ class Gateway:
         self._cache: TTLCache[Hashable, Decision] = TTLCache(
             maxsize=cache_size, ttl=cache_ttl_s, timer=time.monotonic)
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by invalidate(): verdicts judged before it are not kept
 
     def replace_judge(self, judge: Judge) -> None:
         """Swap in a judge built from fresh lists and drop cached verdicts."""
@@ -115,6 +116,7 @@ class Gateway:
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._generation += 1
 
     async def open(self, token: str) -> Click:
         tid = token_id(token)
@@ -134,6 +136,7 @@ class Gateway:
         key = (url, ctx.display_text, ctx.recipient, ctx.profile)
         with self._lock:
             cached = self._cache.get(key)
+            generation = self._generation
         if cached is not None:
             return cached
         decision = self.judge.judge(url, context=ctx)
@@ -142,7 +145,11 @@ class Gateway:
             if facts is not OFFLINE:
                 decision = self._with_facts(decision, decision.url, ctx, facts)
         with self._lock:
-            self._cache[key] = decision
+            # Lists reloaded while this was judged (another thread, or during the facts'
+            # await): the verdict may come from the old lists, so answer it once but do not
+            # keep it, or it would outlive the change by the cache's lifetime.
+            if generation == self._generation:
+                self._cache[key] = decision
         return decision
 
 
