@@ -10,7 +10,8 @@ What a deployment behind a load balancer relies on, shown end to end:
 3. a list change made through the shared store reaches every replica within the poll bound
    (at once with Redis' notification, within ``LINKGUARD_LIST_POLL_S`` by polling alone);
 4. click rate limits are shared: one client spread over three replicas gets the limit once;
-5. a replica stopped with SIGTERM writes every click-log entry it had accepted;
+5. a replica stopped with SIGTERM, after a burst or in the middle of one, writes every
+   click-log entry it had accepted;
 6. with Redis down (a private redis-server, stopped and started again) clicks are still served
    under local limits, /readyz says degraded, confirmations fail closed with a 503 page, and
    Redis is used again when it is back.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+import signal
 import subprocess
 import threading
 import time
@@ -424,6 +426,51 @@ def test_a_replica_stopped_with_sigterm_writes_every_accepted_click(shared: Shar
           f"{rows[0][0]} rows after exit (status {code})")
     assert code in (0, -15), replica.log()  # uvicorn re-raises SIGTERM after a clean shutdown
     assert "Application shutdown complete" in replica.log()
+    assert rows == [(served,)]
+
+
+def test_sigterm_in_the_middle_of_a_burst_loses_no_answered_click(shared: Shared) -> None:
+    """The signal lands while 16 clients are clicking: every click that got its answer is in
+    the log (uvicorn finishes the requests in flight, then the recorder writes its queue)."""
+    replica = Replica("D2", shared.directory / "D2", shared.env(rate_limit_clicks="100000/60"))
+    message_id = f"<sigterm-mid-{uuid.uuid4().hex}@corp.test>"
+    link = shared.link(ALLOWED, message_id=message_id)
+    answered: list[int] = []
+    lock = threading.Lock()
+    try:
+        start_all([replica])
+        signalled = threading.Event()
+
+        def clicker(_: int) -> None:
+            with shared.browser("10.250.0.2") as client:
+                while True:
+                    try:
+                        status = client.get(replica.url + link).status_code
+                    except httpx.HTTPError:
+                        return  # the replica closed the connection: it is stopping
+                    with lock:
+                        answered.append(status)
+                    if signalled.is_set() and status != 303:
+                        return
+
+        with ThreadPoolExecutor(16) as pool:
+            running = [pool.submit(clicker, n) for n in range(16)]
+            deadline = time.monotonic() + 20
+            while len(answered) < 200 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert replica.process is not None
+            replica.process.send_signal(signal.SIGTERM)
+            signalled.set()
+            for future in running:
+                future.result(60)
+        code = replica.terminate()
+    finally:
+        replica.terminate()
+    served = answered.count(303)
+    rows = shared.psql("SELECT count(*) FROM click_events WHERE message_id = %s", message_id)
+    print(f"\nSIGTERM mid-burst: {served} clicks answered, {rows[0][0]} rows after exit")
+    assert served >= 200
+    assert code in (0, -15), replica.log()
     assert rows == [(served,)]
 
 
