@@ -111,6 +111,7 @@ class Gateway:
         self._opened: TTLCache[str, Click] = TTLCache(
             maxsize=cache_size, ttl=cache_ttl_s, timer=time.monotonic)
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by invalidate(): verdicts judged before it are not kept
 
     def replace_judge(self, judge: Judge) -> None:
         """Swap in a judge built from fresh lists and drop cached verdicts."""
@@ -121,10 +122,12 @@ class Gateway:
         with self._lock:
             self._cache.clear()
             self._opened.clear()
+            self._generation += 1
 
     async def open(self, token: str) -> Click:
         with self._lock:
             known = self._opened.get(token)
+            generation = self._generation
         if known is not None and known.state != "expired" and not self._too_old(known):
             return known  # the same link again within the cache time (scanners, then people)
         tid = token_id(token)
@@ -139,7 +142,8 @@ class Gateway:
             decision = await self.decide(claims.url, context)
             click = Click("ok", tid, claims=claims, decision=decision)
         with self._lock:
-            self._opened[token] = click
+            if generation == self._generation:  # not judged across a list reload
+                self._opened[token] = click
         return click
 
     def _too_old(self, click: Click) -> bool:
@@ -154,6 +158,7 @@ class Gateway:
         key = (url, ctx.display_text, ctx.recipient, ctx.profile)
         with self._lock:
             cached = self._cache.get(key)
+            generation = self._generation
         if cached is not None:
             return cached
         decision = self.judge.judge(url, context=ctx)
@@ -162,9 +167,12 @@ class Gateway:
             if facts is not OFFLINE:
                 decision = self._with_facts(decision, decision.url, ctx, facts)
         with self._lock:
-            self._cache[key] = decision
+            # Lists reloaded while this was judged (another thread, or during the facts'
+            # await): the verdict may come from the old lists, so answer it once but do not
+            # keep it, or it would outlive the change by the cache's lifetime.
+            if generation == self._generation:
+                self._cache[key] = decision
         return decision
-
 
     def _with_facts(self, first: Decision, url: ParsedUrl, ctx: LinkContext,
                     facts: Facts) -> Decision:

@@ -398,4 +398,4 @@ def test_readme_deploying_example_renders(helm: ModuleType, render: Render) -> N
     docs = render(helm.values_from_yaml(example))
     assert one(docs, "HorizontalPodAutoscaler")["spec"]["minReplicas"] == 3
     assert one(docs, "Deployment", "smtp-filter")
-    assert "figures: see bench/README.md" in section  # the measured figures go there
+    assert "bench/replicas.py" in section  # the measured replica figures and where they come from

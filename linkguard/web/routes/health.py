@@ -23,8 +23,12 @@ async def healthz() -> dict[str, str]:
             responses={503: {"description": "A store the gateway needs does not answer"}})
 def readyz(request: Request) -> Response:
     state = app_state(request)
+    # A nonce store that does not answer (Redis down) leaves the click path serving: the
+    # replica stays ready, degraded, and confirmations fail closed. Reporting it as not ready
+    # would take every replica out of the load balancer at once when the shared Redis is down.
+    # (With the SQL nonce store, a database that does not answer fails the checks below.)
     results = [_probe("click_log", state.recorder.store.ping),
-               _probe("nonce_store", state.nonces.ping)]
+               _probe("nonce_store", state.nonces.ping, degraded_when_down=True)]
     stats = state.recorder.stats
     results.append(Health("click_queue", ok=True, extra={
         "pending": str(state.recorder.pending), "dropped": str(stats.dropped),
@@ -46,11 +50,15 @@ def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-def _probe(name: str, ping: Callable[[], None]) -> Health:
+def _probe(name: str, ping: Callable[[], None], *, degraded_when_down: bool = False) -> Health:
     try:
         ping()
     except Exception as exc:  # the store's own error, whatever its library
-        return Health(name, ok=False, detail=f"{type(exc).__name__}: {exc}")
+        detail = f"{type(exc).__name__}: {exc}"
+        if degraded_when_down:
+            return Health(name, ok=True, degraded=True,
+                          detail=f"{detail}; confirmations fail closed")
+        return Health(name, ok=False, detail=detail)
     return Health(name, ok=True)
 
 
