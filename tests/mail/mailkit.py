@@ -82,6 +82,7 @@ class Delivered:
     sender: str
     recipients: list[str]
     content: bytes
+    at: float = field(default_factory=time.monotonic)  # when the sink took it
 
 
 class _SinkSMTP(SMTP):
@@ -230,8 +231,8 @@ def postfix_root() -> Iterator[Path]:
 class Postfix:
     """A Postfix instance of our own in ``root``: SMTP on ``smtp_port``, mail out to the sink.
 
-    ``mode`` is "filter" (content_filter to ``filter_port``, re-injection on ``reinject_port``)
-    or "milter" (smtpd_milters = ``milter`` socket).
+    ``mode`` is "filter" (content_filter to ``filter_port``, re-injection on ``reinject_port``),
+    "milter" (smtpd_milters = ``milter`` socket) or "plain" (Postfix alone, relaying to the sink).
     """
 
     root: Path
@@ -300,10 +301,14 @@ class Postfix:
                 "  -o mynetworks=127.0.0.0/8",
                 "  -o smtpd_authorized_xforward_hosts=127.0.0.0/8",
             ]
-        else:
+        elif self.mode == "milter":
             main += [f"smtpd_milters = {self.milter}", "milter_default_action = tempfail",
                      "milter_protocol = 6"]
             master.append(smtpd)
+        elif self.mode == "plain":
+            master.append(smtpd)
+        else:
+            raise ValueError(f"unknown mode {self.mode!r}")
         (self.config / "main.cf").write_text("\n".join(main) + "\n")
         (self.config / "master.cf").write_text("\n".join(master) + "\n")
 
