@@ -18,7 +18,7 @@ import yaml
 from fastapi import FastAPI
 
 from linkguard.adapters.catalog_files import load_catalog, load_confusables, read_text
-from linkguard.adapters.facts import NetworkFacts
+from linkguard.adapters.facts import NetworkFacts, RewritePrefetch
 from linkguard.adapters.feeds import FeedStore, parse_feed_sources, start_refresh_task
 from linkguard.adapters.mailcode import MailCodes, Mailer, OutboxMailer, SmtpMailer, SmtpSecurity
 from linkguard.adapters.memory import (
@@ -43,7 +43,7 @@ from linkguard.core.policy import Policy, PolicyError
 from linkguard.core.redirects import OpenRedirects, parse_open_redirect_lines
 from linkguard.core.tokens import KeyRing, TokenError, generate_key_spec, open_token
 from linkguard.core.unwrap import OwnLinks
-from linkguard.mail import ContextFactory, MailPolicy
+from linkguard.mail import ContextFactory, MailPolicy, Prefetch
 from linkguard.ports import ClickLog, NonceStore, RateLimiter
 from linkguard.rewriter import RewriteContext
 from linkguard.rewriter.sealer import TokenSealer
@@ -149,7 +149,8 @@ def build_state(settings: Settings | None = None) -> AppState:
                          "or LINKGUARD_DEV_MODE=true for a local key on this machine only")
     storage = build_storage(settings)
     judge = build_judge(settings)
-    facts = build_facts(settings, catalog=judge.catalog) if settings.facts_enabled else None
+    facts = build_facts(settings, catalog=judge.catalog, storage=storage) \
+        if settings.facts_enabled else None
     gateway = Gateway(judge, keys, facts=facts,
                       facts_budget_s=facts.budget_s if facts else 0.0,
                       max_link_age_s=settings.link_max_age_days * 86_400,
@@ -215,11 +216,12 @@ def build_app(settings: Settings | None = None) -> FastAPI:
 # --- facts from outside (RDAP, feeds, redirects) ------------------------------------------
 
 
-def build_facts(settings: Settings | None = None, *,
-                catalog: Catalog | None = None) -> NetworkFacts:
+def build_facts(settings: Settings | None = None, *, catalog: Catalog | None = None,
+                storage: Storage | None = None) -> NetworkFacts:
     """The facts source for the click path (``linkguard.ports.FactsSource``).
 
-    Pass the judge's catalog to avoid reading the lists twice. Nothing connects here: RDAP and
+    Pass the judge's catalog to avoid reading the lists twice, and the gateway's storage to
+    reuse its Redis client for the shared RDAP cache. Nothing connects here: RDAP and
     redirect clients open connections on first use; feeds load from files and the download
     cache (call ``facts.feeds.refresh()`` or :func:`linkguard.adapters.feeds.start_refresh_task`
     to download). With ``LINKGUARD_FACTS_ENABLED=false`` every part is off and every click gets
@@ -232,10 +234,7 @@ def build_facts(settings: Settings | None = None, *,
     if catalog is None:
         catalog = load_catalog(settings.shipped_lists_dir, list_files=settings.list_files,
                                brand_files=settings.brand_files)
-    rdap = None
-    if settings.rdap_enabled:
-        bootstrap = RdapBootstrap.load(rdap_bootstrap_path(settings))
-        rdap = RdapClient(bootstrap, limits=RdapTimeouts(read_s=settings.rdap_timeout_s))
+    rdap = build_rdap(settings, storage) if settings.rdap_enabled else None
     resolver = None
     if settings.resolve_redirects:
         path = settings.shipped_lists_dir / "open_redirects.txt"
@@ -251,6 +250,28 @@ def build_facts(settings: Settings | None = None, *,
                           shared_host=lambda host: _under_any(host, shared))
         feeds.load_local()
     return NetworkFacts(rdap=rdap, feeds=feeds, resolver=resolver, budget_s=budget_s)
+
+
+def build_rdap(settings: Settings, storage: Storage | None = None) -> RdapClient:
+    """The RDAP client; with LINKGUARD_REDIS_URL its answers are shared through the "rdap"
+    cache, so the mail filter's prefetch and every gateway replica profit from one lookup."""
+    bootstrap = RdapBootstrap.load(rdap_bootstrap_path(settings))
+    redis = storage.redis if storage is not None else None
+    shared = build_cache(settings, "rdap", storage) \
+        if redis is not None or (storage is None and settings.redis_url is not None) else None
+    return RdapClient(bootstrap, limits=RdapTimeouts(read_s=settings.rdap_timeout_s),
+                      shared=shared)
+
+
+def build_prefetch(settings: Settings) -> RewritePrefetch | None:
+    """What the mail filter and the milter call with the links they sealed (domain age over
+    RDAP only: feeds are local to the gateway, and redirects are followed at click time).
+    None when LINKGUARD_PREFETCH_AT_REWRITE, LINKGUARD_FACTS_ENABLED or
+    LINKGUARD_RDAP_ENABLED is false."""
+    if not (settings.prefetch_at_rewrite and settings.facts_enabled and settings.rdap_enabled):
+        return None
+    facts = NetworkFacts(rdap=build_rdap(settings), budget_s=settings.rdap_budget_ms / 1000)
+    return RewritePrefetch(facts)
 
 
 def rdap_bootstrap_path(settings: Settings) -> Path:
@@ -292,10 +313,13 @@ class MailSetup:
     milter_socket: str
     shutdown_grace: float
     max_bytes: int
+    prefetch: Prefetch | None = None  # called with the links sealed in each accepted message
+    close: Callable[[], None] | None = None  # at exit: stops the prefetch's background loop
 
 
 def build_mail(settings: Settings | None = None) -> MailSetup:
-    """The mail policy and a rewrite context per copy. Raises ValueError without link keys."""
+    """The mail policy, a rewrite context per copy and the prefetch of sealed links' facts.
+    Raises ValueError without link keys (or with an unreadable RDAP bootstrap file)."""
     settings = settings or Settings()
     base = build_sealer(base_url=None, recipient=None, issued_at=0, settings=settings)
     max_bytes = settings.mail_max_bytes
@@ -309,9 +333,11 @@ def build_mail(settings: Settings | None = None) -> MailSetup:
     policy = MailPolicy(domains=domains, outbound=settings.mail_rewrite_outbound,
                         internal=settings.mail_rewrite_internal,
                         per_recipient=settings.mail_per_recipient)
+    prefetch = build_prefetch(settings)
     return MailSetup(policy, contexts, settings.mail_listen, settings.mail_reinject,
                      settings.mail_reinject_timeout, settings.milter_socket,
-                     settings.mail_shutdown_grace, max_bytes)
+                     settings.mail_shutdown_grace, max_bytes, prefetch,
+                     prefetch.close if prefetch is not None else None)
 # --- identity-bound confirmation (OIDC, mailed codes) ---------------------------------------
 # Builders for the confirm flow's parts; the web layer holds them for the process's life
 # (``OidcRelyingParty.aclose`` at shutdown).

@@ -409,7 +409,7 @@ def smtp_filter(
         raise _fail(str(exc)) from None
     _log_to_stderr(verbose)
     reinjector = Reinjector(back_host, back_port, timeout=setup.reinject_timeout)
-    handler = FilterHandler(setup.policy, setup.contexts, reinjector.send)
+    handler = FilterHandler(setup.policy, setup.contexts, reinjector.send, setup.prefetch)
     server = FilterServer(handler, host, port)
 
     def ready(started: FilterServer) -> None:
@@ -420,6 +420,9 @@ def smtp_filter(
         left = asyncio.run(serve(server, setup.shutdown_grace, ready))
     except OSError as exc:
         raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    finally:
+        if setup.close is not None:
+            setup.close()
     if left:
         raise _fail(f"{left} message(s) still in flight at exit (Postfix retries them)", 75)
 
@@ -445,8 +448,12 @@ def milter(
     def ready() -> None:
         typer.echo(f"linkguard: milter listening on {where}", err=True)
 
-    left = run(setup.policy, setup.contexts, socket=where, max_bytes=setup.max_bytes,
-               grace=setup.shutdown_grace, ready=ready)
+    try:
+        left = run(setup.policy, setup.contexts, socket=where, max_bytes=setup.max_bytes,
+                   grace=setup.shutdown_grace, ready=ready, prefetch=setup.prefetch)
+    finally:
+        if setup.close is not None:
+            setup.close()
     if left:
         raise _fail(f"{left} message(s) still in flight at exit (the sender retries them)", 75)
 

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     # Total time a click waits for facts (redirects + RDAP); later answers still fill caches.
     rdap_budget_ms: int = Field(default=800, ge=0, le=30_000)
     rdap_timeout_s: float = Field(default=4.0, gt=0, le=60)  # one RDAP request, read timeout
+    # `linkguard smtp-filter` and `linkguard milter` look up the domain age of every link they
+    # seal, in the background, so clicks find it cached. It reaches the gateway through Redis
+    # (LINKGUARD_REDIS_URL, the "rdap" cache); without Redis only the mail process would gain.
+    # Off whenever facts or RDAP are off.
+    prefetch_at_rewrite: bool = True
     # Reputation feeds, comma separated, kind:location (kinds: openphish, urlhaus, phishtank,
     # phishtank_tsv; location: a file path or an http(s) URL). Downloads go to $data_dir/feeds.
     feed_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)

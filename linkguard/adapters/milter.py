@@ -18,6 +18,10 @@ recipient is bound to that recipient; with several, links are sealed without a r
 (the gateway then cannot ask the clicker to sign in as the recipient). A message with no
 recipient that the policy wants is left alone; with some, the whole message is rewritten.
 
+After the changes are applied, the links sealed go to the ``prefetch`` hook (when there is one),
+which starts their domain-age lookups in the background; it returns at once, and an exception
+from it is logged and dropped, never a change to the answer.
+
 Every failure of ours answers TEMPFAIL (451): the sender keeps the message and retries. If
 the milter is not running, Postfix applies ``milter_default_action`` (tempfail, which the
 README sets). Messages over the size limit are not buffered further and pass unchanged with
@@ -34,7 +38,7 @@ from typing import Any
 
 import Milter
 
-from linkguard.mail import ContextFactory, MailPolicy, TemporaryFailure, rewrite_copy
+from linkguard.mail import ContextFactory, MailPolicy, Prefetch, TemporaryFailure, rewrite_copy
 
 log = logging.getLogger("linkguard.milter")
 
@@ -119,7 +123,7 @@ class InFlight:
 
 
 def make_milter(policy: MailPolicy, contexts: ContextFactory, max_bytes: int,
-                in_flight: InFlight) -> type[Milter.Base]:
+                in_flight: InFlight, prefetch: Prefetch | None = None) -> type[Milter.Base]:
     """A Milter.Base subclass bound to this configuration (libmilter makes one per connection)."""
 
     class LinkGuardMilter(Milter.Base):  # type: ignore[misc]  # pymilter ships no types
@@ -212,6 +216,11 @@ def make_milter(policy: MailPolicy, contexts: ContextFactory, max_bytes: int,
             if new_body != body:
                 for start in range(0, len(new_body), _CHUNK):
                     self.replacebody(new_body[start:start + _CHUNK])
+            if prefetch is not None and copy.sealed:
+                try:
+                    prefetch(copy.sealed)
+                except Exception:  # the message is accepted: nothing here may change that
+                    log.exception("prefetch of sealed links failed (mail unaffected)")
             return Milter.ACCEPT
 
         def _apply(self, changes: list[Change]) -> None:
@@ -237,14 +246,14 @@ def make_milter(policy: MailPolicy, contexts: ContextFactory, max_bytes: int,
 
 
 def run(policy: MailPolicy, contexts: ContextFactory, *, socket: str, max_bytes: int,
-        grace: float, timeout: int = 600,
-        ready: Callable[[], None] | None = None) -> int:
+        grace: float, timeout: int = 600, ready: Callable[[], None] | None = None,
+        prefetch: Prefetch | None = None) -> int:
     """Serve until SIGTERM (libmilter stops listening), then let messages in flight finish.
 
     Returns the number of messages still in flight when ``grace`` ran out (0: a clean stop).
     """
     in_flight = InFlight()
-    Milter.factory = make_milter(policy, contexts, max_bytes, in_flight)
+    Milter.factory = make_milter(policy, contexts, max_bytes, in_flight, prefetch)
     Milter.set_flags(Milter.ADDHDRS | Milter.CHGHDRS | Milter.CHGBODY)
     if ready is not None:
         ready()

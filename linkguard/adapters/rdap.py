@@ -11,12 +11,16 @@
 * 404 means "no such object" (RFC 7480 §5.3): the domain is not registered. 429 means the server
   rate-limits us (RFC 7480 §5.5): that server is left alone until its ``Retry-After``.
 
-Answers are cached in process: a registration date for long (the date never changes, and the
-age is computed from it at each click, so it only grows), "not registered" for minutes (someone
-may register it — often the sender), failures for seconds. Concurrent lookups of one domain share
-one request. Every request has connect/read/write/pool timeouts; the per-click budget is the
-caller's (``NetworkFacts``), and a lookup cut off by it goes on in the background to fill the
-cache for the next click.
+Answers are cached: a registration date for long (the date never changes, and the age is
+computed from it at each click, so it only grows), "not registered" for minutes (someone may
+register it — often the sender), failures for seconds. The cache is in process and, when a
+``shared`` cache is given (the ``rdap`` namespace of the Redis-backed ``TieredCache``), also
+shared: an answer found by the mail filter's prefetch or by one gateway replica serves every
+other process, with the time it has left to live. Shared entries are JSON (the date in ISO 8601);
+trouble with the shared cache (down, slow, an unreadable entry) is a miss, never an error.
+Concurrent lookups of one domain share one request. Every request has connect/read/write/pool
+timeouts; the per-click budget is the caller's (``NetworkFacts``), and a lookup cut off by it
+goes on in the background to fill the caches for the next click.
 
 Errors never escape: every outcome is a :class:`DomainAge` (``unknown`` with a detail on failure).
 """
@@ -27,6 +31,8 @@ import asyncio
 import email.utils
 import functools
 import json
+import logging
+import math
 import threading
 import time
 import weakref
@@ -41,6 +47,7 @@ import cachetools
 import httpx
 
 from linkguard.core.model import AgeState, DomainAge
+from linkguard.ports import Cache
 
 __all__ = [
     "DEFAULT_BOOTSTRAP_FILE",
@@ -57,6 +64,9 @@ DEFAULT_BOOTSTRAP_FILE: Final = Path(__file__).resolve().parent.parent / "data" 
 IANA_DNS_BOOTSTRAP_URL: Final = "https://data.iana.org/rdap/dns.json"
 MAX_ANSWER_BYTES: Final = 1 << 20  # domain objects are a few KiB; more is not an answer
 MAX_BOOTSTRAP_BYTES: Final = 8 << 20
+SHARED_KEY_PREFIX: Final = "v1:"  # key in the shared cache: the entry format's version, domain
+
+log = logging.getLogger(__name__)
 
 
 class BootstrapError(ValueError):
@@ -173,26 +183,57 @@ class _Answer:
     error: str = ""
 
 
+def _answer_json(answer: _Answer, until: float) -> dict[str, object]:
+    """The shared-cache form of an answer: JSON types only, the date in ISO 8601 (with its
+    offset), and the wall-clock time (Unix seconds) the entry stops being valid."""
+    return {"registered": None if answer.registered is None else answer.registered.isoformat(),
+            "missing": answer.missing, "error": answer.error[:500], "until": until}
+
+
+def _answer_from_json(data: object) -> tuple[_Answer, float] | None:
+    """(answer, valid-until) from a shared entry; None for anything not in the expected shape."""
+    if not isinstance(data, dict):
+        return None
+    registered, missing = data.get("registered"), data.get("missing")
+    error, until = data.get("error"), data.get("until")
+    if not (isinstance(missing, bool) and isinstance(error, str)
+            and isinstance(until, int | float) and not isinstance(until, bool)
+            and math.isfinite(until)):
+        return None
+    if registered is None:
+        when = None
+    elif isinstance(registered, str):
+        when = _parse_date(registered)
+        if when is None:
+            return None
+    else:
+        return None
+    if when is not None and missing:
+        return None
+    return _Answer(registered=when, missing=missing, error=error[:500]), float(until)
+
+
 class RdapClient:
     """Registration dates by domain, cached; see the module docstring."""
 
     def __init__(self, bootstrap: RdapBootstrap, *, limits: RdapTimeouts | None = None,
                  cache_size: int = 100_000, clock: Callable[[], float] = time.monotonic,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 max_redirects: int = 3) -> None:
+                 max_redirects: int = 3, shared: Cache | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.bootstrap = bootstrap
         self.limits = limits or RdapTimeouts()
+        self.shared = shared
         self._clock = clock
+        self._wall_clock = wall_clock  # for shared entries: other processes' clocks differ
         self._transport = transport
         self._max_redirects = max_redirects
-        limits_ = self.limits
 
-        def time_to_use(_key: str, answer: _Answer, now: float) -> float:
-            if answer.registered is not None:
-                return now + limits_.registration_ttl_s
-            return now + (limits_.missing_ttl_s if answer.missing else limits_.failure_ttl_s)
+        def time_to_use(_key: str, held: tuple[_Answer, float], now: float) -> float:
+            return now + held[1]
 
-        self._cache: cachetools.TLRUCache[str, _Answer] = cachetools.TLRUCache(
+        # domain → (answer, seconds it is valid from when it was stored here)
+        self._cache: cachetools.TLRUCache[str, tuple[_Answer, float]] = cachetools.TLRUCache(
             maxsize=cache_size, ttu=time_to_use, timer=clock)
         self._lock = threading.Lock()  # the cache is shared with prefetch threads
         self._backoff: dict[str, float] = {}  # server host → clock value it may be asked again
@@ -200,20 +241,22 @@ class RdapClient:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
                                                  httpx.AsyncClient] = weakref.WeakKeyDictionary()
         self.requests = 0  # answers asked of servers (for tests and health)
+        self.shared_hits = 0  # answers found in the shared cache (for tests and health)
 
     # --- public -------------------------------------------------------------------------
 
     def cached(self, domain: str, now: datetime) -> DomainAge | None:
-        with self._lock:
-            answer = self._cache.get(domain)
+        """The answer this process holds, without any I/O (the shared cache is read by
+        :meth:`domain_age`, off the event loop)."""
+        answer = self._local(domain)
         return None if answer is None else _age(answer, now)
 
     async def domain_age(self, domain: str, now: datetime) -> DomainAge:
         """The domain's age at ``now``. Never raises; cancelling the caller leaves the lookup
-        running to completion in the background (it fills the cache)."""
-        cached = self.cached(domain, now)
-        if cached is not None:
-            return cached
+        running to completion in the background (it fills the caches)."""
+        answer = self._local(domain)
+        if answer is not None:
+            return _age(answer, now)
         task = self._inflight.get(domain)
         if task is None or task.get_loop() is not asyncio.get_running_loop():
             task = asyncio.get_running_loop().create_task(self._lookup(domain))
@@ -225,6 +268,51 @@ class RdapClient:
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+    def _ttl_for(self, answer: _Answer) -> float:
+        if answer.registered is not None:
+            return self.limits.registration_ttl_s
+        return self.limits.missing_ttl_s if answer.missing else self.limits.failure_ttl_s
+
+    # --- caches -------------------------------------------------------------------------
+
+    def _local(self, domain: str) -> _Answer | None:
+        with self._lock:
+            held = self._cache.get(domain)
+        return None if held is None else held[0]
+
+    def _keep(self, domain: str, answer: _Answer, ttl_s: float) -> None:
+        with self._lock:
+            self._cache[domain] = (answer, ttl_s)
+
+    def _shared_get(self, domain: str) -> tuple[_Answer, float] | None:
+        """(answer, seconds left) from the shared cache; None on a miss or any trouble."""
+        if self.shared is None:
+            return None
+        try:
+            raw = self.shared.get(SHARED_KEY_PREFIX + domain)
+            if raw is None:
+                return None
+            found = _answer_from_json(json.loads(raw))
+        except Exception as exc:  # a cache is never a reason to fail a lookup
+            log.warning("RDAP shared cache read for %s failed: %r", domain[:100], exc)
+            return None
+        if found is None:
+            log.info("RDAP shared cache: unreadable entry for %s ignored", domain[:100])
+            return None
+        answer, until = found
+        left = min(until - self._wall_clock(), self._ttl_for(answer))
+        return (answer, left) if left > 0 else None
+
+    def _shared_set(self, domain: str, answer: _Answer, ttl_s: float) -> None:
+        if self.shared is None:
+            return
+        try:
+            value = json.dumps(_answer_json(answer, self._wall_clock() + ttl_s),
+                               separators=(",", ":")).encode("utf-8")
+            self.shared.set(SHARED_KEY_PREFIX + domain, value, ttl_s)
+        except Exception as exc:  # a cache is never a reason to fail a lookup
+            log.warning("RDAP shared cache write for %s failed: %r", domain[:100], exc)
 
     # --- lookup -------------------------------------------------------------------------
 
@@ -247,14 +335,23 @@ class RdapClient:
         return client
 
     async def _lookup(self, domain: str) -> _Answer:
+        if self.shared is not None:
+            # The shared cache's client blocks (Redis): read it off the event loop.
+            found = await asyncio.to_thread(self._shared_get, domain)
+            if found is not None:
+                self.shared_hits += 1
+                self._keep(domain, *found)
+                return found[0]
         try:
             answer = await self._ask(domain)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failed lookup is a signal, never an error
             answer = _Answer(error=f"RDAP lookup failed ({type(exc).__name__})")
-        with self._lock:
-            self._cache[domain] = answer
+        ttl_s = self._ttl_for(answer)
+        self._keep(domain, answer, ttl_s)
+        if self.shared is not None:
+            await asyncio.to_thread(self._shared_set, domain, answer, ttl_s)
         return answer
 
     async def _ask(self, domain: str) -> _Answer:

@@ -17,6 +17,10 @@ Answers (RFC 3463 enhanced status codes)::
     5xx        the re-injection server's own permanent refusal of a single-copy message
     421 4.3.2  shutting down (on a new transaction while draining)
 
+Once every copy is accepted, the links sealed in them go to the ``prefetch`` hook (when there
+is one), which starts their domain-age lookups in the background. It cannot delay or change the
+answer: it returns at once, and an exception from it is logged and dropped.
+
 A message split per recipient goes back as several submissions. If one is accepted and a later
 one fails, we still answer 4xx and Postfix retries them all: the first recipients may get the
 message twice, which beats losing it.
@@ -39,7 +43,15 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from linkguard.mail import ContextFactory, Copy, MailPolicy, TemporaryFailure, plan
+from linkguard.mail import (
+    ContextFactory,
+    Copy,
+    MailPolicy,
+    Prefetch,
+    TemporaryFailure,
+    plan,
+    sealed_links,
+)
 
 log = logging.getLogger("linkguard.smtp_filter")
 
@@ -116,10 +128,12 @@ Deliver = Callable[[str, Sequence[Copy], Sequence[str]], None]
 class FilterHandler:
     """The aiosmtpd handler: rewrite per policy, re-inject, answer."""
 
-    def __init__(self, policy: MailPolicy, contexts: ContextFactory, deliver: Deliver) -> None:
+    def __init__(self, policy: MailPolicy, contexts: ContextFactory, deliver: Deliver,
+                 prefetch: Prefetch | None = None) -> None:
         self.policy = policy
         self.contexts = contexts
         self.deliver = deliver
+        self.prefetch = prefetch
         self.draining = False
 
     async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
@@ -158,9 +172,20 @@ class FilterHandler:
         except Rejected as exc:
             log.warning("re-injection refused: %s (from=<%s>)", exc, sender)
             return f"{exc.code} {exc.text}"
+        self._prefetch(copies)
         rewritten = sum(1 for c in copies if c.header is not None)
         return f"250 2.0.0 OK: {len(copies)} cop{'y' if len(copies) == 1 else 'ies'}, " \
                f"{rewritten} rewritten"
+
+    def _prefetch(self, copies: Sequence[Copy]) -> None:
+        if self.prefetch is None:
+            return
+        try:
+            sealed = sealed_links(copies)
+            if sealed:
+                self.prefetch(sealed)
+        except Exception:  # the message is delivered: nothing here may change the answer
+            log.exception("prefetch of sealed links failed (mail unaffected)")
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session error: %r", error)

@@ -18,6 +18,10 @@ recipient (the gateway can then ask the clicker to sign in as them). A message i
 was sealed anew (no links, or only links that are already ours) is the same for every recipient,
 so it is delivered as one copy: splitting only happens when it changes something.
 
+Each rewritten copy names the links sealed in it (``Copy.sealed``, from the rewrite report): the
+filter and the milter hand them to a :data:`Prefetch` once the message is accepted, so the
+gateway finds their outside facts (domain age) already looked up when someone clicks.
+
 A message already rewritten by us passes unchanged: its links are ours, so the rewriter leaves
 them, and it rewrites its own header to the very same bytes. The ``X-LinkGuard`` field alone
 proves nothing (anyone can write it), so it is not what we go by.
@@ -25,7 +29,7 @@ proves nothing (anyone can write it), so it is not what we go by.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from linkguard.rewriter import LinkOutcome, Reason, RewriteContext, rewrite_message
@@ -34,16 +38,22 @@ __all__ = [
     "ContextFactory",
     "Copy",
     "MailPolicy",
+    "Prefetch",
     "TemporaryFailure",
     "domain_of",
     "message_id_of",
     "plan",
     "rewrite_copy",
+    "sealed_links",
 ]
 
 # recipient (None: unbound), Message-ID (None: absent) → the rewrite context for one copy.
 # Built by bootstrap: it reads the clock and the keys, so this module does not.
 ContextFactory = Callable[[str | None, str | None], RewriteContext]
+
+# The links just sealed (as the rewriter saw them) → start looking up their outside facts.
+# Fire and forget: returns at once and never raises (the adapters guard it anyway).
+Prefetch = Callable[[Iterable[str]], None]
 
 
 class TemporaryFailure(Exception):  # noqa: N818 - named for the SMTP answer it becomes
@@ -95,6 +105,13 @@ class Copy:
     recipients: tuple[str, ...]
     content: bytes
     header: str | None = None  # our header's value; None: passed on without rewriting
+    sealed: tuple[str, ...] = ()  # URLs of the links sealed in this copy, as the rewriter saw them
+
+
+def sealed_links(copies: Sequence[Copy]) -> list[str]:
+    """The links sealed in any of ``copies``, each once, in order (copies split per recipient
+    seal the same links)."""
+    return list(dict.fromkeys(url for copy in copies for url in copy.sealed))
 
 
 def domain_of(address: str) -> str:
@@ -155,7 +172,7 @@ def plan(
     if not first.sealed_anew:
         # Nothing was sealed for the first recipient, so nothing would be for the others:
         # the copy is the same for all of them (no links, or only links already ours).
-        copies.append(Copy(wanted, first.copy.content, first.copy.header))
+        copies.append(Copy(wanted, first.copy.content, first.copy.header, first.copy.sealed))
         return copies
     copies.append(first.copy)
     copies.extend(_rewrite(raw, (r,), r, message_id, contexts).copy for r in wanted[1:])
@@ -191,5 +208,5 @@ def _rewrite(
     out, report = rewrite_message(raw, context)
     if report.passthrough is Reason.INTERNAL:
         raise TemporaryFailure("4.3.0", "internal error while rewriting")
-    sealed = any(link.outcome is LinkOutcome.REWRITTEN for link in report.links)
-    return _Rewritten(Copy(recipients, out, report.header), sealed)
+    sealed = tuple(link.url for link in report.links if link.outcome is LinkOutcome.REWRITTEN)
+    return _Rewritten(Copy(recipients, out, report.header, sealed), bool(sealed))

@@ -144,9 +144,12 @@ def test_prefetch_from_synchronous_code_warms_the_cache(world) -> None:  # type:
                     url("mailto:someone@example.org")])
     assert facts.rdap is not None
     deadline = time.monotonic() + 10
-    while facts.rdap.cached("young-shop.com", NOW) is None:
-        assert time.monotonic() < deadline, "prefetch did not fill the cache"
-        time.sleep(0.02)
+    try:
+        while facts.rdap.cached("young-shop.com", NOW) is None:
+            assert time.monotonic() < deadline, "prefetch did not fill the cache"
+            time.sleep(0.02)
+    finally:
+        facts.close()  # stops the background loop and closes its connections
     assert facts.rdap.requests == 1  # two links, one registrable domain
 
 

@@ -25,7 +25,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from linkguard.adapters.smtp_filter import FilterHandler, FilterServer, Reinjector
 from linkguard.core.tokens import KeyRing, generate_key_spec, open_token
-from linkguard.mail import ContextFactory, MailPolicy
+from linkguard.mail import ContextFactory, MailPolicy, Prefetch
 from linkguard.rewriter import RewriteContext
 from linkguard.rewriter.sealer import TokenSealer
 
@@ -138,11 +138,11 @@ class FilterThread:
 
     def __init__(self, reinject_port: int, *, policy: MailPolicy | None = None,
                  make: ContextFactory | None = None, port: int | None = None,
-                 reinject_timeout: float = 10.0) -> None:
+                 reinject_timeout: float = 10.0, prefetch: Prefetch | None = None) -> None:
         self.port = port or free_port()
         self.handler = FilterHandler(policy or MailPolicy(), make or contexts(),
                                      Reinjector("127.0.0.1", reinject_port,
-                                                timeout=reinject_timeout).send)
+                                                timeout=reinject_timeout).send, prefetch)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.server: FilterServer | None = None

@@ -9,24 +9,31 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import signal
 import smtplib
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import Milter
 import pytest
 
-from linkguard.adapters.milter import header_changes, header_fields
+from linkguard.adapters.milter import InFlight, header_changes, header_fields, make_milter
+from linkguard.mail import MailPolicy
+from tests.adapters.local_http import LocalServer, serving
 from tests.mail.mailkit import (
     BASE_URL,
     KEY_SPEC,
     Postfix,
     Sink,
     claims_of,
+    contexts,
     free_port,
     postfix_available,
     postfix_root,
@@ -39,14 +46,17 @@ needs_postfix = pytest.mark.skipif(postfix_available() is not None,
 
 
 class MilterProcess:
-    def __init__(self, port: int, log: Path) -> None:
+    def __init__(self, port: int, log: Path, rdap_bootstrap: Path) -> None:
         self.port = port
         self.log = log
+        self.rdap_bootstrap = rdap_bootstrap  # prefetches go to a local RDAP server
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {**os.environ, "LINKGUARD_LINK_KEYS": KEY_SPEC,
-               "LINKGUARD_BASE_URL": BASE_URL, "LINKGUARD_MAIL_RECIPIENT_DOMAINS": "ours.test"}
+               "LINKGUARD_BASE_URL": BASE_URL, "LINKGUARD_MAIL_RECIPIENT_DOMAINS": "ours.test",
+               "LINKGUARD_RDAP_BOOTSTRAP_FILE": str(self.rdap_bootstrap)}
+        env.pop("LINKGUARD_REDIS_URL", None)
         with self.log.open("ab") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "linkguard.cli", "milter", "--socket",
@@ -70,6 +80,7 @@ class Stack:
     postfix: Postfix
     sink: Sink
     milter: MilterProcess
+    rdap: LocalServer
 
     def send(self, raw: bytes, recipients: tuple[str, ...] = ("bob@ours.test",)) -> None:
         with smtplib.SMTP("127.0.0.1", self.postfix.smtp_port, timeout=30) as client:
@@ -81,14 +92,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if postfix_available() is not None:
         pytest.skip(postfix_available() or "")
     port = free_port()
-    log = tmp_path_factory.mktemp("milter") / "milter.log"
-    with postfix_root() as root, Sink() as sink:
+    directory = tmp_path_factory.mktemp("milter")
+    with postfix_root() as root, Sink() as sink, serving() as rdap:
+        bootstrap = directory / "dns.json"
+        bootstrap.write_text(json.dumps({"services": [[["com"], [f"{rdap.base}/rdap/"]]]}),
+                             encoding="utf-8")
         postfix = Postfix(root, sink.port, mode="milter", milter=f"inet:127.0.0.1:{port}")
-        milter = MilterProcess(port, log)
+        milter = MilterProcess(port, directory / "milter.log", bootstrap)
         milter.start()
         try:
             postfix.start()
-            yield Stack(postfix, sink, milter)
+            yield Stack(postfix, sink, milter, rdap)
         finally:
             postfix.stop()
             if milter.process is not None and milter.process.poll() is None:
@@ -116,6 +130,10 @@ def test_single_recipient_is_bound(fresh: Stack) -> None:
     [link] = sealed_links(message)
     assert claims_of(link) == ("https://example.com/report?id=7", "bob@ours.test")
     assert delivered.content.endswith(f"\r\n\r\nRead {link} today.\r\n".encode())
+    deadline = time.monotonic() + 10  # the milter looked the sealed link's domain up
+    while "/rdap/domain/example.com" not in [seen.path for seen in fresh.rdap.seen]:
+        assert time.monotonic() < deadline, "no prefetch reached the RDAP server"
+        time.sleep(0.02)
 
 
 @needs_postfix
@@ -171,3 +189,61 @@ def test_header_changes(before: list[tuple[str, str]], after: list[tuple[str, st
 def test_header_fields_keeps_folding() -> None:
     block = b"Subject: a\r\n b\r\nX-Empty:\r\nTo:  <x@y>"
     assert header_fields(block) == [("Subject", "a\r\n b"), ("X-Empty", ""), ("To", "<x@y>")]
+
+
+# --- prefetch, on the milter class itself (no libmilter connection) ------------------------
+
+
+class _Recording:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[list[str]] = []
+        self.fail = fail
+
+    def __call__(self, sealed: Iterable[str]) -> None:
+        self.calls.append(list(sealed))
+        if self.fail:
+            raise RuntimeError("prefetch broke")
+
+
+def _end_of_message(hook: _Recording) -> tuple[Any, list[tuple[str, ...]]]:
+    """One message through the milter's callbacks; (eom's answer, the changes it asked for)."""
+    base = make_milter(MailPolicy(), contexts(), 1 << 20, InFlight(), hook)
+    asked: list[tuple[str, ...]] = []
+
+    class Probe(base):  # type: ignore[misc, valid-type]
+        def addheader(self, name: str, value: str, *_: object) -> None:
+            asked.append(("add", name, value))
+
+        def chgheader(self, name: str, index: int, value: str) -> None:
+            asked.append(("chg", name, str(index), value))
+
+        def replacebody(self, chunk: bytes) -> None:
+            asked.append(("body", chunk.decode()))
+
+        def setreply(self, *reply: str) -> None:
+            asked.append(("reply", *reply))
+
+    milter = Probe()
+    milter.envfrom("<alice@outside.test>")
+    milter.envrcpt("<bob@ours.test>")
+    milter.header("Subject", "s")
+    milter.eoh()
+    milter.body(b"Read https://example.com/report?id=7 today.\r\n")
+    return milter.eom(), asked
+
+
+def test_milter_prefetches_the_sealed_links() -> None:
+    hook = _Recording()
+    answer, asked = _end_of_message(hook)
+    assert answer == Milter.ACCEPT
+    assert hook.calls == [["https://example.com/report?id=7"]]
+    assert ("add", "X-LinkGuard", "rewritten=1; skipped=0") in asked
+
+
+def test_milter_answer_is_the_same_when_the_prefetch_fails() -> None:
+    working, changes = _end_of_message(_Recording())
+    failing, changes_failing = _end_of_message(_Recording(fail=True))
+    assert working == failing == Milter.ACCEPT
+    assert [c for c in changes_failing if c[0] != "body"] == \
+        [c for c in changes if c[0] != "body"]  # bodies differ only by their fresh tokens
+    assert not any(c[0] == "reply" for c in changes_failing)

@@ -6,6 +6,7 @@ must come out the other end, not bounce.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import smtplib
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from linkguard.adapters.smtp_filter import parse_hostport
 from linkguard.core.tokens import generate_key_spec
 from linkguard.mail import MailPolicy
 from linkguard.rewriter import RewriteContext
+from tests.adapters.local_http import LocalServer, serving
 from tests.mail.mailkit import (
     PREFIX,
     FilterThread,
@@ -121,6 +123,55 @@ def test_permanent_refusal_of_one_copy_is_passed_on() -> None:
     with Sink(answer="554 5.7.1 content rejected") as sink, FilterThread(sink.port) as flt:
         code, text = answer(flt.port)
     assert (code, text) == (554, "5.7.1 content rejected")
+
+
+def data_reply(port: int, recipients: tuple[str, ...] = ("b@ours.test",)) -> tuple[int, bytes]:
+    """The filter's full answer to DATA (code and text)."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        client.mail("a@outside.test")
+        for recipient in recipients:
+            client.rcpt(recipient)
+        return client.data(LINKED)
+
+
+class Recording:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[list[str]] = []
+        self.fail = fail
+
+    def __call__(self, sealed: Iterable[str]) -> None:
+        self.calls.append(list(sealed))
+        if self.fail:
+            raise RuntimeError("prefetch broke")
+
+
+def test_sealed_links_are_prefetched_once_after_delivery(sink: Sink) -> None:
+    hook = Recording()
+    with FilterThread(sink.port, prefetch=hook) as flt:
+        send(flt.port, LINKED, ("b@ours.test", "c@ours.test"))  # two copies, one link
+        sink.wait(2)
+        send(flt.port, b"Subject: no links\r\n\r\nhello\r\n")
+        sink.wait(3)
+    assert hook.calls == [["https://example.com/x"]]
+
+
+def test_a_failing_prefetch_does_not_change_the_answer(sink: Sink) -> None:
+    with FilterThread(sink.port) as flt:
+        without = data_reply(flt.port)
+    hook = Recording(fail=True)
+    with FilterThread(sink.port, prefetch=hook) as flt:
+        failing = data_reply(flt.port)
+    assert hook.calls == [["https://example.com/x"]]  # it was called, and raised
+    assert failing == without == (250, b"2.0.0 OK: 1 copy, 1 rewritten")
+    assert len(sink.wait(2)) == 2
+
+
+def test_deferred_mail_is_not_prefetched() -> None:
+    hook = Recording()
+    with FilterThread(free_port(), prefetch=hook) as flt:
+        assert answer(flt.port)[0] == 451  # re-injection down: Postfix keeps the message
+    assert hook.calls == []
 
 
 def test_permanent_refusal_of_one_of_several_copies_is_451() -> None:
@@ -241,24 +292,39 @@ def _cli(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
 
 
-def test_cli_runs_and_exits_cleanly_on_sigterm(sink: Sink, tmp_path: Path) -> None:
+def local_rdap_bootstrap(server: LocalServer, path: Path) -> Path:
+    """A bootstrap file sending every .com lookup to ``server`` (nothing leaves loopback)."""
+    path.write_text(json.dumps({"services": [[["com"], [f"{server.base}/rdap/"]]]}),
+                    encoding="utf-8")
+    return path
+
+
+def test_cli_runs_prefetches_and_exits_cleanly_on_sigterm(sink: Sink, tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "LINKGUARD_LINK_KEYS": generate_key_spec("c1"),
-           "LINKGUARD_BASE_URL": "https://lg.test", "LINKGUARD_DATA_DIR": str(tmp_path),
-           "LINKGUARD_MAIL_LISTEN": f"127.0.0.1:{port}",
-           "LINKGUARD_MAIL_REINJECT": f"127.0.0.1:{sink.port}"}
-    log = tmp_path / "stderr"
-    process = _cli("smtp-filter", env=env, log=log)
-    try:
-        wait_port(port)
-        send(port, LINKED)
-        assert PREFIX.encode() in sink.wait(1)[0].content
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    with serving() as rdap:
+        env = {**os.environ, "LINKGUARD_LINK_KEYS": generate_key_spec("c1"),
+               "LINKGUARD_BASE_URL": "https://lg.test", "LINKGUARD_DATA_DIR": str(tmp_path),
+               "LINKGUARD_MAIL_LISTEN": f"127.0.0.1:{port}",
+               "LINKGUARD_MAIL_REINJECT": f"127.0.0.1:{sink.port}",
+               "LINKGUARD_RDAP_BOOTSTRAP_FILE": str(local_rdap_bootstrap(
+                   rdap, tmp_path / "dns.json"))}
+        env.pop("LINKGUARD_REDIS_URL", None)
+        log = tmp_path / "stderr"
+        process = _cli("smtp-filter", env=env, log=log)
+        try:
+            wait_port(port)
+            send(port, LINKED)
+            assert PREFIX.encode() in sink.wait(1)[0].content
+            deadline = time.monotonic() + 10  # the sealed link's domain is looked up
+            while [s.path for s in rdap.seen] != ["/rdap/domain/example.com"]:
+                assert time.monotonic() < deadline, [s.path for s in rdap.seen]
+                time.sleep(0.02)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     assert b"listening on 127.0.0.1" in log.read_bytes()
 
 
