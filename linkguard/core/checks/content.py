@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from urllib.parse import unquote
+
+import ahocorasick
 
 from linkguard.core.brands import BrandIndex
 from linkguard.core.memo import Memo
@@ -67,9 +69,7 @@ class ContentCheck:
         self.brands = brands
         # Host words are matched inside concatenated labels, so only words long enough not to
         # occur by chance inside ordinary names count.
-        self.host_words = re.compile("|".join(
-            re.escape(w) for w in sorted((w for w in lure_words if len(w) >= 5),
-                                         key=lambda w: (-len(w), w))) or "(?!)")
+        self.host_words = word_automaton(w for w in lure_words if len(w) >= 5)
         self.path_words = PATH_LURES | frozenset(w for w in lure_words if len(w) >= 6)
         self._memo: Memo[str, tuple[Signal, ...]] = Memo(100_000)
 
@@ -114,7 +114,7 @@ class ContentCheck:
     def _find_host_words(self, url: ParsedUrl) -> Iterator[Signal]:
         text = url.host_unicode if url.subdomain else url.registrable_domain_unicode
         name = text[: -len(url.suffix) - 1] if url.suffix and text.endswith(url.suffix) else text
-        found = _words_inside(name.lower(), self.host_words)
+        found = words_inside(name.lower(), self.host_words)
         if len(found) >= 2:
             yield Signal("domain.lure_words", {"words": ",".join(found[:5])},
                          0.75 if len(found) == 2 else 1.0)
@@ -185,9 +185,37 @@ def _mixed_letters(path: str) -> bool:
     return False
 
 
-def _words_inside(text: str, words: re.Pattern[str]) -> list[str]:
-    """Distinct lure words found inside ``text``, not overlapping, in order of appearance.
+def word_automaton(words: Iterable[str]) -> ahocorasick.Automaton | None:
+    """An Aho–Corasick automaton of ``words`` for :func:`words_inside` (None if none)."""
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        if word:
+            automaton.add_word(word, word)
+    if not len(automaton):
+        return None
+    automaton.make_automaton()
+    return automaton
 
-    ``words`` is one alternation, longest words first, so at each position the regex engine
-    (in C) takes the longest word that starts there."""
-    return list(dict.fromkeys(m.group(0) for m in words.finditer(text)))
+
+def words_inside(text: str, words: ahocorasick.Automaton | None) -> list[str]:
+    """Distinct words found inside ``text``, not overlapping, in order of appearance.
+
+    Read left to right: where a word starts, the longest word starting there is taken and
+    reading resumes after it; elsewhere it moves on one character (what a regex alternation
+    of the words, longest first, finds with ``finditer``). One pass of the automaton finds
+    every occurrence, so the cost does not grow with the number of words."""
+    if words is None or not text:
+        return []
+    longest: dict[int, str] = {}
+    for end, word in words.iter(text):
+        start = end - len(word) + 1
+        if len(word) > len(longest.get(start, "")):
+            longest[start] = word
+    found: dict[str, None] = {}
+    position = 0
+    for start in sorted(longest):
+        if start >= position:
+            word = longest[start]
+            found[word] = None
+            position = start + len(word)
+    return list(found)

@@ -1,0 +1,143 @@
+"""The engine's fast paths give exactly what the general path they replace gives.
+
+Each fast path exists for verdict time only (``bench/verdict.py``), so each is held here
+against the plain code it stands in for, over the web-platform-tests inputs where they apply
+and over generated ones:
+
+* the URL parse reads ada's component offsets once and slices the serialisation, instead of
+  one library call per attribute (``ada_url.parse_url``);
+* host facts (Public Suffix List split, Unicode form) are remembered per host name;
+* lure words inside a site name are found with an Aho–Corasick automaton instead of a regex
+  alternation, longest word first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from pathlib import Path
+
+import ada_url
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from linkguard.core import url as url_module
+from linkguard.core.checks.content import word_automaton, words_inside
+from linkguard.core.url import HostKind, ParsedUrl, host_to_unicode, parse_url, split_domain
+
+URL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "url"
+
+_ATTRIBUTES = ("href", "protocol", "username", "password", "hostname", "port", "pathname",
+               "search", "hash", "host_type")
+
+
+def _general(raw: str) -> tuple[object, ...] | None:
+    try:
+        parsed = ada_url.parse_url(raw, _ATTRIBUTES)
+    except (ValueError, UnicodeError):
+        return None
+    return tuple(int(parsed[a]) if a == "host_type" else str(parsed[a])  # type: ignore[literal-required]
+                 for a in _ATTRIBUTES)
+
+
+def _fast(raw: str) -> tuple[object, ...] | None:
+    try:
+        return url_module._ada_parse(raw)
+    except (ValueError, UnicodeError):
+        return None
+
+
+def _wpt_inputs() -> list[str]:
+    path = URL_DATA / "urltestdata.json"
+    if not path.is_file():
+        return []
+    cases = json.loads(path.read_text(encoding="utf-8"))
+    return [c["input"] for c in cases if isinstance(c, dict) and c.get("base") is None]
+
+
+TRICKY = [
+    "https://user:pass@example.com:8080/a/b?q=1#frag",
+    "https://user@example.com/", "https://:pass@example.com/", "https://@example.com/",
+    "https://example.com?#", "https://example.com/?", "https://example.com/#",
+    "http://0x7f.1/", "http://[::1]:80/x", "http://3232235777/", "https://paypal.com@evil.example/",
+    "javascript:alert(1)", "data:text/html,<b>x</b>", "mailto:a@b.example", "file:///etc/passwd",
+    "file://host/share", "foo://opaque.Host./p", "non-special:/..//p", "sc:\\../", "blob:https://a/b",
+    "https://xn--ls8h.la/", "https://пример.рф/путь?к=з#ф", "https://a.b.c.d.e.f.example.co.uk./",
+    "http://example.com:/", "https://example.com:443/", "ws://x:0/", "https://ex ample.com/",
+    "https://\ud800.example/", "", " \t\n", "http://%41.com/", "https://example.com/%zz",
+]
+
+
+@pytest.mark.parametrize("raw", TRICKY + _wpt_inputs())
+def test_offsets_parse_equals_attribute_parse(raw: str) -> None:
+    assert _fast(raw) == _general(raw)
+
+
+_URL_CHARS = st.sampled_from([*string.ascii_letters, *string.digits,
+                              *":/?#@[]%.\\-_~!$&'()*+,;= \t",
+                              "é", "а", "ß", "\u200b", "😀", "\x00", "\x7f"])
+
+
+@given(st.lists(st.sampled_from(["http://", "https://", "foo:", "foo://", "file:", "", "//"]),
+                min_size=1, max_size=1),
+       st.text(_URL_CHARS, max_size=40))
+@settings(max_examples=600, deadline=None)
+def test_offsets_parse_equals_attribute_parse_generated(scheme: list[str], rest: str) -> None:
+    raw = scheme[0] + rest
+    assert _fast(raw) == _general(raw)
+
+
+def _host_facts_uncached(host: str) -> tuple[object, ...]:
+    parts = split_domain.__wrapped__(host)
+    return (host, host_to_unicode.__wrapped__(host), parts.registrable_domain,
+            host_to_unicode.__wrapped__(parts.registrable_domain), parts.subdomain, parts.suffix,
+            parts.is_private)
+
+
+_LABEL = st.lists(st.sampled_from([*"abcxyz019-", "xn--", "é", "ü", "а"]), min_size=1,
+                  max_size=10).map("".join)
+_SUFFIX = st.sampled_from(["com", "co.uk", "github.io", "ck", "www.ck", "jp", "example",
+                           "blogspot.com", "xn--p1ai", "рф", "s3.amazonaws.com"])
+
+
+@given(st.lists(_LABEL, max_size=4), _SUFFIX)
+@settings(max_examples=400, deadline=None)
+@example(["paypal"], "com")
+@example([], "co.uk")
+def test_host_memo_equals_fresh_work(labels: list[str], suffix: str) -> None:
+    # Every parse goes through the memo; the same facts worked out afresh must agree.
+    parsed = parse_url("https://" + ".".join([*labels, suffix]) + "/")
+    if not isinstance(parsed, ParsedUrl) or parsed.host_kind is not HostKind.DOMAIN \
+            or not parsed.host:
+        return
+    again = parse_url(parsed.href)
+    assert again == parse_url(parsed.href)  # remembered
+    assert (parsed.host, parsed.host_unicode, parsed.registrable_domain,
+            parsed.registrable_domain_unicode, parsed.subdomain, parsed.suffix,
+            parsed.suffix_is_private) == _host_facts_uncached(parsed.host)
+
+
+def _regex_words(words: list[str]) -> re.Pattern[str]:
+    # What the content check used before: one alternation, longest words first.
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+                      or "(?!)")
+
+
+def _regex_words_inside(text: str, pattern: re.Pattern[str]) -> list[str]:
+    return list(dict.fromkeys(m.group(0) for m in pattern.finditer(text)))
+
+
+_WORD = st.text(st.sampled_from("abcdelo"), min_size=1, max_size=7)
+
+
+@given(st.lists(_WORD, max_size=12, unique=True), st.text(st.sampled_from("abcdelo-.é"),
+                                                            max_size=40))
+@settings(max_examples=800, deadline=None)
+@example(["secure", "securelogin", "login", "log"], "securelogin-secure.loginlogin")
+@example(["abc", "bcd", "cde"], "abcde")
+@example([], "anything")
+def test_automaton_words_equal_regex_alternation(words: list[str], text: str) -> None:
+    assert words_inside(text, word_automaton(words)) == _regex_words_inside(
+        text, _regex_words(words))
