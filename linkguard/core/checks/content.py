@@ -27,6 +27,7 @@ _EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", re
 # Matched piece by piece with fullmatch: an unanchored search over "a.a.a.a…" is quadratic,
 # and a hostile 8 KB path must not cost a second per click.
 _PATH_PIECES = re.compile(r"[/?=&#:]+")
+_PATH_SEGMENTS = re.compile(r"[/?&=#._-]+")
 _HOST_PIECE = re.compile(r"(?:[a-z0-9-]+\.)+(?:com|net|org|co\.uk|com\.au|de|fr|it|es|ca|jp|io|"
                          r"gov|edu)", re.IGNORECASE)
 # A page script named for signing in or verifying, as kits name them (login.php,
@@ -132,8 +133,11 @@ class ContentCheck:
                     return
         # A brand as a whole path segment ("/dhl/", "/ebay/Login.php") or, for names long enough
         # not to occur by chance, as a word anywhere in the path.
-        segments = {seg for seg in re.split(r"[/?&=#._-]+", path) if seg}
-        for word in sorted(segments | {w for w in words if len(w) >= 5}):
+        segments = {seg for seg in _PATH_SEGMENTS.split(path) if seg}
+        # The first brand in sorted order: the token table is probed for all words at once.
+        named = self.brands.tokens.keys() & (segments | {w for w in words if len(w) >= 5})
+        if named:
+            word = min(named)
             hit = self.brands.exact(word)
             if hit is not None:
                 # With a page of its own under it ("/netflix/index.html", "/dhl/login.php") the
@@ -141,7 +145,6 @@ class ContentCheck:
                 page = _PAGE_FILE.search(url.path) is not None and word in segments
                 yield Signal("path.brand", {"brand": hit.brand.name, "seen": word},
                              1.0 if page else 0.75)
-                return
 
     def _kit(self, url: ParsedUrl, path: str) -> Iterator[Signal]:
         shapes = []
