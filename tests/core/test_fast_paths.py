@@ -8,7 +8,8 @@ and over generated ones:
   one library call per attribute (``ada_url.parse_url``);
 * host facts (Public Suffix List split, Unicode form) are remembered per host name;
 * lure words inside a site name are found with an Aho–Corasick automaton instead of a regex
-  alternation, longest word first.
+  alternation, longest word first;
+* the unwrapper says "not a vendor's link" at once to hosts no vendor uses.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from linkguard.core import unwrap as unwrap_module
 from linkguard.core import url as url_module
 from linkguard.core.checks.content import word_automaton, words_inside
 from linkguard.core.url import HostKind, ParsedUrl, host_to_unicode, parse_url, split_domain
@@ -141,3 +143,21 @@ _WORD = st.text(st.sampled_from("abcdelo"), min_size=1, max_size=7)
 def test_automaton_words_equal_regex_alternation(words: list[str], text: str) -> None:
     assert words_inside(text, word_automaton(words)) == _regex_words_inside(
         text, _regex_words(words))
+
+
+_VENDOR_PIECES = ["safelinks.protection.outlook.com", "safelinks.protection.office365.us",
+                  "urldefense.proofpoint.com", "urldefense.com", "urldefense.us",
+                  "linkprotect.cudasvc.com", "statics.teams.cdn.office.net", "office.com",
+                  "google.com", "google.co.uk", "google.netlify.app", "trendmicro.eu",
+                  "protect-eu.mimecast.com", "mimecast.com", "example.com", "outlook.com"]
+
+
+@given(st.sampled_from(["", "www.", "eur01.", "x.", "google.", "protect."]),
+       st.sampled_from(_VENDOR_PIECES),
+       st.sampled_from(["/url", "/v1/url", "/v2/url", "/v3/__x", "/atp-safelinks.html",
+                        "/wis/clicktime/v1/query", "/s/abc", "/", "/other"]))
+@settings(max_examples=400, deadline=None)
+def test_wrapper_precheck_only_says_no_to_non_vendors(prefix: str, host: str, path: str) -> None:
+    parsed = parse_url(f"https://{prefix}{host}{path}?url=https%3A%2F%2Fexample.org%2F")
+    assert isinstance(parsed, ParsedUrl)
+    assert unwrap_module._recognise(parsed) == unwrap_module._recognise_vendor(parsed)
