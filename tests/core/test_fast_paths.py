@@ -8,7 +8,8 @@ and over generated ones:
   one library call per attribute (``ada_url.parse_url``);
 * host facts (Public Suffix List split, Unicode form) are remembered per host name;
 * lure words inside a site name are found with an Aho–Corasick automaton instead of a regex
-  alternation, longest word first;
+  alternation, longest word first, and whether a rest of a label splits into words is read
+  off the same kind of automaton instead of trying every split;
 * the unwrapper says "not a vendor's link" at once to hosts no vendor uses.
 """
 
@@ -24,9 +25,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from linkguard.adapters.catalog_files import load_confusables
 from linkguard.core import unwrap as unwrap_module
 from linkguard.core import url as url_module
+from linkguard.core.brands import BrandIndex
 from linkguard.core.checks.content import word_automaton, words_inside
+from linkguard.core.checks.lookalike import LookalikeCheck
 from linkguard.core.url import HostKind, ParsedUrl, host_to_unicode, parse_url, split_domain
 
 URL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "url"
@@ -161,3 +165,38 @@ def test_wrapper_precheck_only_says_no_to_non_vendors(prefix: str, host: str, pa
     parsed = parse_url(f"https://{prefix}{host}{path}?url=https%3A%2F%2Fexample.org%2F")
     assert isinstance(parsed, ParsedUrl)
     assert unwrap_module._recognise(parsed) == unwrap_module._recognise_vendor(parsed)
+
+
+def _is_words_dp(text: str, words: frozenset[str]) -> bool:
+    # The plain dynamic programme over every split, as the lookalike check first did it.
+    n = len(text)
+    if n == 0 or n > 60:
+        return n == 0
+    longest = max((len(w) for w in words), default=0)
+    reachable = [True] + [False] * n
+    for end in range(1, n + 1):
+        for start in range(max(0, end - longest), end):
+            if reachable[start] and text[start:end] in words:
+                reachable[end] = True
+                break
+    return reachable[n]
+
+
+@pytest.fixture(scope="module")
+def lookalike() -> LookalikeCheck:
+    confusables = load_confusables()
+    return LookalikeCheck(BrandIndex([], confusables),
+                          frozenset({"secure", "login", "log", "in", "verify", "account", "a",
+                                     "acc", "ount", "rn"}))
+
+
+@given(st.text(st.sampled_from("securelogintvafyrnm0-"), max_size=24))
+@settings(max_examples=800, deadline=None)
+@example("securelogin")
+@example("login-secure")
+@example("accountlog")
+def test_word_split_by_automaton_equals_dynamic_programme(lookalike: LookalikeCheck,
+                                                          text: str) -> None:
+    assert lookalike._is_words(text) == _is_words_dp(text, lookalike.words)
+    assert lookalike._is_words(text, in_skeleton=True) == _is_words_dp(
+        text, lookalike.skeleton_words)
