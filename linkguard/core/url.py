@@ -299,7 +299,9 @@ _HAS_OFFSETS = hasattr(_lib, "ada_get_components")
 
 
 def _too_long_for_dns(host: str) -> bool:
-    return len(host) > 253 or any(len(label) > 63 for label in host.split("."))
+    if len(host) <= 63:
+        return False  # no label can be longer than the whole name
+    return len(host) > 253 or max(map(len, host.split("."))) > 63
 
 
 def _describe_failure(raw: str, exc: Exception) -> str:
