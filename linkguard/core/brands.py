@@ -150,7 +150,7 @@ class BrandIndex:
         self.deletions: dict[str, list[str]] = {}  # token and its 1-deletions → tokens
         self.skeleton_deletions: dict[str, list[str]] = {}  # the same over token skeletons
         self._automaton: ahocorasick.Automaton | None = None  # built on first use
-        self._typo_memo: Memo[tuple[str, bool], TokenHit | None] = Memo(200_000)
+        self._typo_memo: Memo[tuple[str, bool], TokenHit | bool] = Memo(200_000)
         for brand in brands:
             self.add(brand)
 
@@ -201,23 +201,30 @@ class BrandIndex:
         if len(text) < 3 or len(text) > 64:
             return None
         key = (text, skeletons)
-        if key in self._typo_memo:
-            return self._typo_memo[key]
-        return self._typo_memo.put(key, self._typo(text, skeletons))
+        found = self._typo_memo.get(key)
+        if found is None:  # False is a remembered "no hit"
+            found = self._typo_memo.put(key, self._typo(text, skeletons) or False)
+        return found if isinstance(found, TokenHit) else None
 
     def _typo(self, text: str, skeletons: bool) -> TokenHit | None:
         index = self.skeleton_deletions if skeletons else self.deletions
-        candidates: list[str] = []
-        for variant in (text, *_deletions(text)):
-            candidates.extend(index.get(variant, ()))
+        variants = _deletions(text)
         if not skeletons and len(text) >= 9:
             # Two letters slipped in together ("microsesoft", "paypalls"): dnstwist's plural
             # fuzzer does this, and in a long name it still reads as the brand.
-            for i in range(1, len(text) - 1):
-                name = text[:i] + text[i + 2:]
-                if name in self.names and len(name) >= 7:
-                    return TokenHit(name, self.names[name], "insertion2",
-                                    1.0 if name in self.tokens else LABEL_STRENGTH)
+            pairs = [text[:i] + text[i + 2:] for i in range(1, len(text) - 1)]
+            if not self.names.keys().isdisjoint(pairs):
+                for name in pairs:
+                    if name in self.names and len(name) >= 7:
+                        return TokenHit(name, self.names[name], "insertion2",
+                                        1.0 if name in self.tokens else LABEL_STRENGTH)
+        # Most names are one edit from no protected name at all: one probe of every variant,
+        # in C (a view's isdisjoint walks the small set), settles that without a Python loop.
+        if text not in index and index.keys().isdisjoint(variants):
+            return None
+        candidates: list[str] = []
+        for variant in (text, *variants):
+            candidates.extend(index.get(variant, ()))
         best: TokenHit | None = None
         best_strength = 0.0
         for token in dict.fromkeys(candidates):

@@ -22,12 +22,15 @@ def evaluate(url: str | ParsedUrl, *, checks: Sequence[Check], policy: Policy, n
     parsed = parse_url(url) if isinstance(url, str) else url
     if isinstance(parsed, UrlError):
         return invalid(parsed, policy)
-    ctx = context or LinkContext()
+    ctx = context or _NO_CONTEXT
     signals: list[Signal] = []
     for check in checks:
         signals.extend(check.run(parsed, ctx, facts, now))
     verdict, score, reasons = policy.decide(signals)
     return Decision(verdict, score, reasons, parsed)
+
+
+_NO_CONTEXT = LinkContext()
 
 
 def invalid(error: UrlError, policy: Policy) -> Decision:

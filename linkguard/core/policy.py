@@ -121,10 +121,18 @@ class Policy:
     def decide(self, signals: Iterable[Signal]) -> tuple[Verdict, float, tuple[Reason, ...]]:
         """Apply precedence, then the sum. Reasons come strongest first."""
         collected = _dedupe(signals)
+        if not collected:
+            return self.verdict_for(0), 0, ()  # the sum of nothing (an int 0, as it always was)
+        weights = self.weights
+        # score_of, inlined: this runs on every click.
+        scores = [weights.get(s.code, 0.0) * max(0.0, min(1.0, s.strength)) for s in collected]
+        order = sorted(range(len(collected)), key=lambda i: (-scores[i], collected[i].code))
+        reasons = tuple(Reason(collected[i].code, message_for(collected[i].code),
+                               collected[i].evidence) for i in order)
+        score = round(sum(scores), 2)
         codes = {s.code for s in collected}
-        scored = sorted(collected, key=lambda s: (-self.score_of(s), s.code))
-        reasons = tuple(Reason(s.code, message_for(s.code), s.evidence) for s in scored)
-        score = round(sum(self.score_of(s) for s in collected), 2)
+        if codes.isdisjoint(_PRECEDENCE):
+            return self.verdict_for(score), score, reasons
         if "list.block" in codes:
             return Verdict.BLOCK, max(score, self.thresholds["block"]), _first(
                 reasons, "list.block")
@@ -133,6 +141,9 @@ class Policy:
                 return self.allowlisted_feed_verdict, score, _first(reasons, "list.allow")
             return Verdict.ALLOW, 0.0, _first(reasons, "list.allow")
         return self.verdict_for(score), score, reasons
+
+
+_PRECEDENCE = frozenset({"list.block", "list.allow"})
 
 
 def _dedupe(signals: Iterable[Signal]) -> list[Signal]:

@@ -180,6 +180,15 @@ def _parse(raw: str) -> ParsedUrl | None:
 
 
 def _recognise(url: ParsedUrl) -> tuple[str, _Decoder] | None:
+    # Every click goes through here and most hosts are no vendor's at all: what every
+    # vendor's host has in common (below) says "no" to them at once.
+    if not (url.host.endswith(_WRAPPER_HOST_ENDINGS)
+            or url.registrable_domain in _WRAPPER_DOMAINS or url.domain_label == "google"):
+        return None
+    return _recognise_vendor(url)
+
+
+def _recognise_vendor(url: ParsedUrl) -> tuple[str, _Decoder] | None:
     host, path = url.host, url.path
     if _under(host, "safelinks.protection.outlook.com", "safelinks.protection.office365.us"):
         return "safelinks", _decode_url_param
@@ -227,6 +236,12 @@ _PROOFPOINT_HOSTS: Final = frozenset(
     {"urldefense.proofpoint.com", "urldefense.com", "urldefense.us"}
 )
 _TRENDMICRO_DOMAINS: Final = frozenset({"trendmicro.com", "trendmicro.eu"})
+# What every vendor's host has, whatever else it needs (a quick "no" before the list below).
+_WRAPPER_HOST_ENDINGS: Final = (
+    "safelinks.protection.outlook.com", "safelinks.protection.office365.us",
+    *_PROOFPOINT_HOSTS, "linkprotect.cudasvc.com",
+)
+_WRAPPER_DOMAINS: Final = _MICROSOFT_DOMAINS | _TRENDMICRO_DOMAINS | {"mimecast.com"}
 
 
 def _is_google(url: ParsedUrl) -> bool:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from urllib.parse import unquote
+
+import ahocorasick
 
 from linkguard.core.brands import BrandIndex
 from linkguard.core.memo import Memo
@@ -25,6 +27,7 @@ _EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", re
 # Matched piece by piece with fullmatch: an unanchored search over "a.a.a.a…" is quadratic,
 # and a hostile 8 KB path must not cost a second per click.
 _PATH_PIECES = re.compile(r"[/?=&#:]+")
+_PATH_SEGMENTS = re.compile(r"[/?&=#._-]+")
 _HOST_PIECE = re.compile(r"(?:[a-z0-9-]+\.)+(?:com|net|org|co\.uk|com\.au|de|fr|it|es|ca|jp|io|"
                          r"gov|edu)", re.IGNORECASE)
 # A page script named for signing in or verifying, as kits name them (login.php,
@@ -67,9 +70,7 @@ class ContentCheck:
         self.brands = brands
         # Host words are matched inside concatenated labels, so only words long enough not to
         # occur by chance inside ordinary names count.
-        self.host_words = re.compile("|".join(
-            re.escape(w) for w in sorted((w for w in lure_words if len(w) >= 5),
-                                         key=lambda w: (-len(w), w))) or "(?!)")
+        self.host_words = word_automaton(w for w in lure_words if len(w) >= 5)
         self.path_words = PATH_LURES | frozenset(w for w in lure_words if len(w) >= 6)
         self._memo: Memo[str, tuple[Signal, ...]] = Memo(100_000)
 
@@ -114,7 +115,7 @@ class ContentCheck:
     def _find_host_words(self, url: ParsedUrl) -> Iterator[Signal]:
         text = url.host_unicode if url.subdomain else url.registrable_domain_unicode
         name = text[: -len(url.suffix) - 1] if url.suffix and text.endswith(url.suffix) else text
-        found = _words_inside(name.lower(), self.host_words)
+        found = words_inside(name.lower(), self.host_words)
         if len(found) >= 2:
             yield Signal("domain.lure_words", {"words": ",".join(found[:5])},
                          0.75 if len(found) == 2 else 1.0)
@@ -132,8 +133,11 @@ class ContentCheck:
                     return
         # A brand as a whole path segment ("/dhl/", "/ebay/Login.php") or, for names long enough
         # not to occur by chance, as a word anywhere in the path.
-        segments = {seg for seg in re.split(r"[/?&=#._-]+", path) if seg}
-        for word in sorted(segments | {w for w in words if len(w) >= 5}):
+        segments = {seg for seg in _PATH_SEGMENTS.split(path) if seg}
+        # The first brand in sorted order: the token table is probed for all words at once.
+        named = self.brands.tokens.keys() & (segments | {w for w in words if len(w) >= 5})
+        if named:
+            word = min(named)
             hit = self.brands.exact(word)
             if hit is not None:
                 # With a page of its own under it ("/netflix/index.html", "/dhl/login.php") the
@@ -141,7 +145,6 @@ class ContentCheck:
                 page = _PAGE_FILE.search(url.path) is not None and word in segments
                 yield Signal("path.brand", {"brand": hit.brand.name, "seen": word},
                              1.0 if page else 0.75)
-                return
 
     def _kit(self, url: ParsedUrl, path: str) -> Iterator[Signal]:
         shapes = []
@@ -185,9 +188,37 @@ def _mixed_letters(path: str) -> bool:
     return False
 
 
-def _words_inside(text: str, words: re.Pattern[str]) -> list[str]:
-    """Distinct lure words found inside ``text``, not overlapping, in order of appearance.
+def word_automaton(words: Iterable[str]) -> ahocorasick.Automaton | None:
+    """An Aho–Corasick automaton of ``words`` for :func:`words_inside` (None if none)."""
+    automaton = ahocorasick.Automaton()
+    for word in words:
+        if word:
+            automaton.add_word(word, word)
+    if not len(automaton):
+        return None
+    automaton.make_automaton()
+    return automaton
 
-    ``words`` is one alternation, longest words first, so at each position the regex engine
-    (in C) takes the longest word that starts there."""
-    return list(dict.fromkeys(m.group(0) for m in words.finditer(text)))
+
+def words_inside(text: str, words: ahocorasick.Automaton | None) -> list[str]:
+    """Distinct words found inside ``text``, not overlapping, in order of appearance.
+
+    Read left to right: where a word starts, the longest word starting there is taken and
+    reading resumes after it; elsewhere it moves on one character (what a regex alternation
+    of the words, longest first, finds with ``finditer``). One pass of the automaton finds
+    every occurrence, so the cost does not grow with the number of words."""
+    if words is None or not text:
+        return []
+    longest: dict[int, str] = {}
+    for end, word in words.iter(text):
+        start = end - len(word) + 1
+        if len(word) > len(longest.get(start, "")):
+            longest[start] = word
+    found: dict[str, None] = {}
+    position = 0
+    for start in sorted(longest):
+        if start >= position:
+            word = longest[start]
+            found[word] = None
+            position = start + len(word)
+    return list(found)

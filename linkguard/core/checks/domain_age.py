@@ -7,7 +7,7 @@ owns is either a mistake or a domain about to be registered by someone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from linkguard.core.model import AgeState, Facts, LinkContext, Signal
@@ -22,10 +22,13 @@ class DomainAgeCheck:
     name = "domain_age"
 
     def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
-            now: datetime) -> Iterator[Signal]:
+            now: datetime) -> Iterable[Signal]:
+        if not url.registrable_domain or facts.domain_age.state is AgeState.NOT_CONSULTED:
+            return ()  # offline, or nothing to look up: no generator for that
+        return self._run(url, facts)
+
+    def _run(self, url: ParsedUrl, facts: Facts) -> Iterator[Signal]:
         age = facts.domain_age
-        if not url.registrable_domain or age.state is AgeState.NOT_CONSULTED:
-            return
         if age.state is AgeState.UNKNOWN:
             yield Signal("domain.age_unknown", {"domain": url.registrable_domain,
                                                 "detail": age.detail or "lookup failed"})

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from linkguard.core.lists import Action, ListIndex
+from linkguard.core.lists import Action, ListEntry, ListIndex
 from linkguard.core.model import Facts, LinkContext, Signal
 from linkguard.core.url import ParsedUrl
 
@@ -17,8 +17,12 @@ class ListCheck:
         self.index = index
 
     def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
-            now: datetime) -> Iterator[Signal]:
-        for entry in self.index.matches(url, now):
+            now: datetime) -> Iterable[Signal]:
+        entries = self.index.matches(url, now)
+        return self._signals(entries) if entries else ()
+
+    def _signals(self, entries: list[ListEntry]) -> Iterator[Signal]:
+        for entry in entries:
             evidence: dict[str, str | int | float | bool] = {
                 "entry": entry.describe(), "source": entry.source}
             if entry.reason:

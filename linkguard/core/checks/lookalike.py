@@ -26,6 +26,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from linkguard.core.brands import BrandIndex, TokenHit
+from linkguard.core.checks.content import word_automaton
 from linkguard.core.checks.structure import PlatformIndex
 from linkguard.core.memo import Memo
 from linkguard.core.model import Facts, LinkContext, Signal
@@ -82,7 +83,9 @@ class LookalikeCheck:
         self.lures = lure_words
         self.words = lure_words | GLUE_WORDS
         self.skeleton_words = frozenset(brands.confusables.skeleton(w) for w in self.words)
-        self.max_word = max((len(w) for w in self.skeleton_words | self.words), default=0)
+        self._word_automaton = word_automaton(self.words)
+        self._skeleton_word_automaton = word_automaton(self.skeleton_words)
+        self._long_lures = tuple(w for w in lure_words if len(w) >= 4)
 
     def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
             now: datetime) -> Iterable[Signal]:
@@ -184,7 +187,7 @@ class LookalikeCheck:
                     hit = TokenHit(token, self.brands.tokens[token], "inside")
                     rest_ok = self._is_words(left, in_skeleton) and self._is_words(
                         right, in_skeleton)
-                    if len(token) == 4 and not self._has_lure(left + right):
+                    if rest_ok and len(token) == 4 and not self._has_lure(left + right):
                         rest_ok = False  # four letters need a real lure beside them
                     if rest_ok and others_are_words:
                         best = _stronger(best, _signal("lookalike.combo", hit, evidence,
@@ -225,20 +228,24 @@ class LookalikeCheck:
         return hit
 
     def _has_lure(self, text: str) -> bool:
-        return any(w in text for w in self.lures if len(w) >= 4)
+        return any(w in text for w in self._long_lures)
 
     def _is_words(self, text: str, in_skeleton: bool = False) -> bool:
-        """``text`` splits entirely into lure and glue words (dynamic programming)."""
+        """``text`` splits entirely into lure and glue words (dynamic programming).
+
+        ``reachable[i]``: the first ``i`` characters split into words. The automaton reports
+        every word occurrence in order of where it ends, so each occurrence extends a split
+        that is already settled (one pass in C, however many words there are)."""
         n = len(text)
         if n == 0 or n > 60:
             return n == 0
-        words = self.skeleton_words if in_skeleton else self.words
+        automaton = self._skeleton_word_automaton if in_skeleton else self._word_automaton
+        if automaton is None:
+            return False
         reachable = [True] + [False] * n
-        for end in range(1, n + 1):
-            for start in range(max(0, end - self.max_word), end):
-                if reachable[start] and text[start:end] in words:
-                    reachable[end] = True
-                    break
+        for end, word in automaton.iter(text):
+            if reachable[end + 1 - len(word)]:
+                reachable[end + 1] = True
         return reachable[n]
 
     # --- labels in front of the registered domain, and userinfo ---------------------------

@@ -8,7 +8,7 @@ hosts of one registrable domain match (``paypal.com`` text for ``www.paypal.com`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from linkguard.core.brands import BrandIndex
@@ -23,10 +23,13 @@ class MismatchCheck:
         self.brands = brands
 
     def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
-            now: datetime) -> Iterator[Signal]:
+            now: datetime) -> Iterable[Signal]:
         if not context.display_text:
-            return
-        shown = parse_link_text(context.display_text)
+            return ()  # most links are judged without their text: no generator for those
+        return self._run(url, context.display_text)
+
+    def _run(self, url: ParsedUrl, display_text: str) -> Iterator[Signal]:
+        shown = parse_link_text(display_text)
         if shown is None:
             return
         shown_site = shown.registrable_domain or shown.host

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from linkguard.core.model import Facts, LinkContext, Signal
@@ -13,7 +13,12 @@ class ReputationCheck:
     name = "reputation"
 
     def run(self, url: ParsedUrl, context: LinkContext, facts: Facts,
-            now: datetime) -> Iterator[Signal]:
+            now: datetime) -> Iterable[Signal]:
+        if not facts.feed_hits and len(facts.redirect_chain) <= 1:
+            return ()  # the usual case: no generator for it
+        return self._run(facts)
+
+    def _run(self, facts: Facts) -> Iterator[Signal]:
         for hit in facts.feed_hits:
             evidence: dict[str, str | int | float | bool] = {
                 "source": hit.source, "matched": hit.matched}

@@ -1,0 +1,202 @@
+"""The engine's fast paths give exactly what the general path they replace gives.
+
+Each fast path exists for verdict time only (``bench/verdict.py``), so each is held here
+against the plain code it stands in for, over the web-platform-tests inputs where they apply
+and over generated ones:
+
+* the URL parse reads ada's component offsets once and slices the serialisation, instead of
+  one library call per attribute (``ada_url.parse_url``);
+* host facts (Public Suffix List split, Unicode form) are remembered per host name;
+* lure words inside a site name are found with an Aho–Corasick automaton instead of a regex
+  alternation, longest word first, and whether a rest of a label splits into words is read
+  off the same kind of automaton instead of trying every split;
+* the unwrapper says "not a vendor's link" at once to hosts no vendor uses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from pathlib import Path
+
+import ada_url
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from linkguard.adapters.catalog_files import load_confusables
+from linkguard.core import unwrap as unwrap_module
+from linkguard.core import url as url_module
+from linkguard.core.brands import BrandIndex
+from linkguard.core.checks.content import word_automaton, words_inside
+from linkguard.core.checks.lookalike import LookalikeCheck
+from linkguard.core.url import HostKind, ParsedUrl, host_to_unicode, parse_url, split_domain
+
+URL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "url"
+
+_ATTRIBUTES = ("href", "protocol", "username", "password", "hostname", "port", "pathname",
+               "search", "hash", "host_type")
+
+
+def _general(raw: str) -> tuple[object, ...] | None:
+    try:
+        parsed = ada_url.parse_url(raw, _ATTRIBUTES)
+    except (ValueError, UnicodeError):
+        return None
+    return tuple(int(parsed[a]) if a == "host_type" else str(parsed[a])  # type: ignore[literal-required]
+                 for a in _ATTRIBUTES)
+
+
+def _fast(raw: str) -> tuple[object, ...] | None:
+    try:
+        return url_module._ada_parse(raw)
+    except (ValueError, UnicodeError):
+        return None
+
+
+def _wpt_inputs() -> list[str]:
+    path = URL_DATA / "urltestdata.json"
+    if not path.is_file():
+        return []
+    cases = json.loads(path.read_text(encoding="utf-8"))
+    return [c["input"] for c in cases if isinstance(c, dict) and c.get("base") is None]
+
+
+TRICKY = [
+    "https://user:pass@example.com:8080/a/b?q=1#frag",
+    "https://user@example.com/", "https://:pass@example.com/", "https://@example.com/",
+    "https://example.com?#", "https://example.com/?", "https://example.com/#",
+    "http://0x7f.1/", "http://[::1]:80/x", "http://3232235777/", "https://paypal.com@evil.example/",
+    "javascript:alert(1)", "data:text/html,<b>x</b>", "mailto:a@b.example", "file:///etc/passwd",
+    "file://host/share", "foo://opaque.Host./p", "non-special:/..//p", "sc:\\../", "blob:https://a/b",
+    "https://xn--ls8h.la/", "https://пример.рф/путь?к=з#ф", "https://a.b.c.d.e.f.example.co.uk./",
+    "http://example.com:/", "https://example.com:443/", "ws://x:0/", "https://ex ample.com/",
+    "https://\ud800.example/", "", " \t\n", "http://%41.com/", "https://example.com/%zz",
+]
+
+
+@pytest.mark.parametrize("raw", TRICKY + _wpt_inputs())
+def test_offsets_parse_equals_attribute_parse(raw: str) -> None:
+    assert _fast(raw) == _general(raw)
+
+
+_URL_CHARS = st.sampled_from([*string.ascii_letters, *string.digits,
+                              *":/?#@[]%.\\-_~!$&'()*+,;= \t",
+                              "é", "а", "ß", "\u200b", "😀", "\x00", "\x7f"])
+
+
+@given(st.lists(st.sampled_from(["http://", "https://", "foo:", "foo://", "file:", "", "//"]),
+                min_size=1, max_size=1),
+       st.text(_URL_CHARS, max_size=40))
+@settings(max_examples=600, deadline=None)
+def test_offsets_parse_equals_attribute_parse_generated(scheme: list[str], rest: str) -> None:
+    raw = scheme[0] + rest
+    assert _fast(raw) == _general(raw)
+
+
+def _host_facts_uncached(host: str) -> tuple[object, ...]:
+    parts = split_domain.__wrapped__(host)
+    return (host, host_to_unicode.__wrapped__(host), parts.registrable_domain,
+            host_to_unicode.__wrapped__(parts.registrable_domain), parts.subdomain, parts.suffix,
+            parts.is_private)
+
+
+_LABEL = st.lists(st.sampled_from([*"abcxyz019-", "xn--", "é", "ü", "а"]), min_size=1,
+                  max_size=10).map("".join)
+_SUFFIX = st.sampled_from(["com", "co.uk", "github.io", "ck", "www.ck", "jp", "example",
+                           "blogspot.com", "xn--p1ai", "рф", "s3.amazonaws.com"])
+
+
+@given(st.lists(_LABEL, max_size=4), _SUFFIX)
+@settings(max_examples=400, deadline=None)
+@example(["paypal"], "com")
+@example([], "co.uk")
+def test_host_memo_equals_fresh_work(labels: list[str], suffix: str) -> None:
+    # Every parse goes through the memo; the same facts worked out afresh must agree.
+    parsed = parse_url("https://" + ".".join([*labels, suffix]) + "/")
+    if not isinstance(parsed, ParsedUrl) or parsed.host_kind is not HostKind.DOMAIN \
+            or not parsed.host:
+        return
+    again = parse_url(parsed.href)
+    assert again == parse_url(parsed.href)  # remembered
+    assert (parsed.host, parsed.host_unicode, parsed.registrable_domain,
+            parsed.registrable_domain_unicode, parsed.subdomain, parsed.suffix,
+            parsed.suffix_is_private) == _host_facts_uncached(parsed.host)
+
+
+def _regex_words(words: list[str]) -> re.Pattern[str]:
+    # What the content check used before: one alternation, longest words first.
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+                      or "(?!)")
+
+
+def _regex_words_inside(text: str, pattern: re.Pattern[str]) -> list[str]:
+    return list(dict.fromkeys(m.group(0) for m in pattern.finditer(text)))
+
+
+_WORD = st.text(st.sampled_from("abcdelo"), min_size=1, max_size=7)
+
+
+@given(st.lists(_WORD, max_size=12, unique=True), st.text(st.sampled_from("abcdelo-.é"),
+                                                            max_size=40))
+@settings(max_examples=800, deadline=None)
+@example(["secure", "securelogin", "login", "log"], "securelogin-secure.loginlogin")
+@example(["abc", "bcd", "cde"], "abcde")
+@example([], "anything")
+def test_automaton_words_equal_regex_alternation(words: list[str], text: str) -> None:
+    assert words_inside(text, word_automaton(words)) == _regex_words_inside(
+        text, _regex_words(words))
+
+
+_VENDOR_PIECES = ["safelinks.protection.outlook.com", "safelinks.protection.office365.us",
+                  "urldefense.proofpoint.com", "urldefense.com", "urldefense.us",
+                  "linkprotect.cudasvc.com", "statics.teams.cdn.office.net", "office.com",
+                  "google.com", "google.co.uk", "google.netlify.app", "trendmicro.eu",
+                  "protect-eu.mimecast.com", "mimecast.com", "example.com", "outlook.com"]
+
+
+@given(st.sampled_from(["", "www.", "eur01.", "x.", "google.", "protect."]),
+       st.sampled_from(_VENDOR_PIECES),
+       st.sampled_from(["/url", "/v1/url", "/v2/url", "/v3/__x", "/atp-safelinks.html",
+                        "/wis/clicktime/v1/query", "/s/abc", "/", "/other"]))
+@settings(max_examples=400, deadline=None)
+def test_wrapper_precheck_only_says_no_to_non_vendors(prefix: str, host: str, path: str) -> None:
+    parsed = parse_url(f"https://{prefix}{host}{path}?url=https%3A%2F%2Fexample.org%2F")
+    assert isinstance(parsed, ParsedUrl)
+    assert unwrap_module._recognise(parsed) == unwrap_module._recognise_vendor(parsed)
+
+
+def _is_words_dp(text: str, words: frozenset[str]) -> bool:
+    # The plain dynamic programme over every split, as the lookalike check first did it.
+    n = len(text)
+    if n == 0 or n > 60:
+        return n == 0
+    longest = max((len(w) for w in words), default=0)
+    reachable = [True] + [False] * n
+    for end in range(1, n + 1):
+        for start in range(max(0, end - longest), end):
+            if reachable[start] and text[start:end] in words:
+                reachable[end] = True
+                break
+    return reachable[n]
+
+
+@pytest.fixture(scope="module")
+def lookalike() -> LookalikeCheck:
+    confusables = load_confusables()
+    return LookalikeCheck(BrandIndex([], confusables),
+                          frozenset({"secure", "login", "log", "in", "verify", "account", "a",
+                                     "acc", "ount", "rn"}))
+
+
+@given(st.text(st.sampled_from("securelogintvafyrnm0-"), max_size=24))
+@settings(max_examples=800, deadline=None)
+@example("securelogin")
+@example("login-secure")
+@example("accountlog")
+def test_word_split_by_automaton_equals_dynamic_programme(lookalike: LookalikeCheck,
+                                                          text: str) -> None:
+    assert lookalike._is_words(text) == _is_words_dp(text, lookalike.words)
+    assert lookalike._is_words(text, in_skeleton=True) == _is_words_dp(
+        text, lookalike.skeleton_words)
