@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 import linkguard
 from linkguard.web.metrics import Metrics
 from linkguard.web.pages import STATIC, render
-from linkguard.web.routes import clicks, confirm, health, verdicts
+from linkguard.web.routes import admin, clicks, confirm, health, verdicts
 from linkguard.web.routes.verdicts import ApiError, error_response
 from linkguard.web.security import SecurityHeaders, csp
 from linkguard.web.state import AppState
@@ -58,6 +58,8 @@ def create_app(state: AppState) -> FastAPI:
     app.include_router(confirm.router)
     app.include_router(verdicts.router)
     app.include_router(health.router)
+    app.include_router(admin.router)
+    app.include_router(admin.pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/theme.css", include_in_schema=False)
@@ -113,5 +115,6 @@ async def _maybe_await(result: object) -> None:
 
 def _error_name(status: int) -> str:
     return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-            405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
-            429: "rate_limited"}.get(status, "error")
+            405: "method_not_allowed", 409: "conflict", 413: "too_large",
+            415: "unsupported_media_type", 429: "rate_limited",
+            503: "unavailable"}.get(status, "error")
