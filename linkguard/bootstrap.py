@@ -189,7 +189,7 @@ def build_state(settings: Settings | None = None) -> AppState:
     state.probes.append(watcher.health)
     state.on_stop.append(watcher.stop)
     _add_identity(state, settings, storage)
-    _add_admin(state, settings, storage, list_store)
+    _add_admin(state, settings, storage, list_store, watcher)
     if facts is not None:
         _run_facts_beside_app(state, facts, settings.feed_refresh_s)
     return state
@@ -636,10 +636,11 @@ def build_admin_parts(settings: Settings) -> AdminParts | None:
 
 
 def _add_admin(state: AppState, settings: Settings, storage: Storage,
-               list_store: ListStore) -> None:
+               list_store: ListStore, watcher: ListWatcher) -> None:
     from linkguard.adapters.sql.lists import export_yaml  # noqa: PLC0415 - loaded on use
 
     state.list_store = list_store
     state.api_key_store = build_api_key_store(settings, storage)
     state.export_yaml = export_yaml
+    state.reload_lists = watcher.poll_once
     state.admin = build_admin_parts(settings)

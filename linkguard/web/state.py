@@ -153,6 +153,9 @@ class AppState:
     api_key_store: ApiKeyStore | None = None
     # Entries in the YAML list-file format (the export that `linkguard lists sync` reads).
     export_yaml: Callable[[Sequence[StoredEntry]], str] | None = None
+    # Reload this replica's in-memory lists now (blocking): after a change made here, this
+    # replica answers with it at once; the others follow at their next poll.
+    reload_lists: Callable[[], object] | None = None
     # The admin page's sign-in; None: /admin explains that it is not set up.
     admin: AdminParts | None = None
 

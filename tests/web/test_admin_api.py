@@ -440,7 +440,7 @@ def click(at: datetime, recipient: str, destination: str, domain: str, *,
           verdict: str = "allow") -> ClickEvent:
     return ClickEvent(at=at, kind=kind, action=action, recipient=recipient,
                       destination=destination, registrable_domain=domain, verdict=verdict,
-                      token_id="t", reasons=("lookalike.typo",) if verdict != "allow" else ())
+                      reasons=("lookalike.typo",) if verdict != "allow" else ())
 
 
 async def test_click_search_pages_through_many_events(admin_gw: Gw) -> None:

@@ -38,6 +38,7 @@ import json
 import secrets
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -337,6 +338,17 @@ async def call(function: Callable[..., T], *args: Any, loc: Sequence[str | int] 
         raise invalid(loc, str(exc)) from None
 
 
+async def write(state: AppState, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A list change through ``call``; then this replica reloads its lists, so its own
+    answers (the verdict tester, the click path) show the change at once."""
+    result = await call(function, *args, **kwargs)
+    if state.reload_lists is not None:
+        # Unreachable now: the watcher's next poll retries; the change itself is committed.
+        with suppress(StoreUnavailableError):
+            await run_in_threadpool(state.reload_lists)
+    return result
+
+
 def lists_of(state: AppState) -> ListStore:
     if state.list_store is None:
         raise ApiError(503, "unavailable", "no list store is configured")
@@ -422,7 +434,8 @@ async def list_entries(
              summary="Add an entry")
 async def add_entry(body: EntryIn, request: Request, principal: WriteScope) -> EntryOut:
     store = lists_of(app_state(request))
-    return entry_out(await call(store.add, body.entry(), actor=actor_of(principal)))
+    return entry_out(await write(app_state(request), store.add, body.entry(),
+                           actor=actor_of(principal)))
 
 
 @router.get("/lists/export", responses={**_ERRORS, 200: {"content": {
@@ -462,8 +475,8 @@ async def import_entries(request: Request, principal: WriteScope,
     removes the API entries the body does not name. File entries are never touched."""
     entries = parse_import(await request.body(), request.headers.get("content-type", ""))
     store = lists_of(app_state(request))
-    result: SyncResult = await call(store.import_entries, entries, actor=actor_of(principal),
-                                    replace=replace)
+    result: SyncResult = await write(app_state(request), store.import_entries, entries,
+                                     actor=actor_of(principal), replace=replace)
     return ImportOut(added=result.added, updated=result.updated, removed=result.removed,
                      unchanged=result.unchanged, version=result.version)
 
@@ -512,8 +525,8 @@ async def put_entry(entry_id: int, body: EntryIn, request: Request,
                     principal: WriteScope) -> EntryOut:
     """API entries only: file entries change in their files (``linkguard lists sync``)."""
     store = lists_of(app_state(request))
-    return entry_out(await call(store.update, entry_id, body.entry(),
-                                actor=actor_of(principal)))
+    return entry_out(await write(app_state(request), store.update, entry_id, body.entry(),
+                                 actor=actor_of(principal)))
 
 
 @router.patch("/lists/{entry_id}", response_model=EntryOut, responses=_ERRORS,
@@ -528,14 +541,16 @@ async def patch_entry(entry_id: int, body: EntryPatch, request: Request,
         entry = EntryIn.model_validate(merged).entry()
     except ValidationError as exc:
         raise body_errors(exc) from None
-    return entry_out(await call(store.update, entry_id, entry, actor=actor_of(principal)))
+    return entry_out(await write(app_state(request), store.update, entry_id, entry,
+                                 actor=actor_of(principal)))
 
 
 @router.delete("/lists/{entry_id}", response_model=EntryOut, responses=_ERRORS,
                summary="Remove an entry")
 async def delete_entry(entry_id: int, request: Request, principal: WriteScope) -> EntryOut:
     store = lists_of(app_state(request))
-    return entry_out(await call(store.delete, entry_id, actor=actor_of(principal)))
+    return entry_out(await write(app_state(request), store.delete, entry_id,
+                                 actor=actor_of(principal)))
 
 
 # --- API keys -------------------------------------------------------------------------------
@@ -977,7 +992,7 @@ async def add_from_page(request: Request) -> Response:
     if isinstance(entry, str):
         return await _lists_page(state, request, admin, status=422, error=entry, form=form)
     try:
-        await call(lists_of(state).add, entry.entry(), actor=admin.who)
+        await write(state, lists_of(state).add, entry.entry(), actor=admin.who)
     except ApiError as exc:
         return await _lists_page(state, request, admin, status=exc.status, form=form,
                                  error=str(exc.detail))
@@ -1010,7 +1025,7 @@ async def edit_from_page(entry_id: int, request: Request) -> Response:
     try:
         if isinstance(entry, str):
             raise invalid(("body",), entry)
-        await call(lists_of(state).update, entry_id, entry.entry(), actor=admin.who)
+        await write(state, lists_of(state).update, entry_id, entry.entry(), actor=admin.who)
     except ApiError as exc:
         stored = None
         try:
@@ -1032,7 +1047,7 @@ async def delete_from_page(entry_id: int, request: Request) -> Response:
         return checked
     admin, _ = checked
     try:
-        await call(lists_of(state).delete, entry_id, actor=admin.who)
+        await write(state, lists_of(state).delete, entry_id, actor=admin.who)
     except ApiError as exc:
         return await _lists_page(state, request, admin, status=exc.status,
                                  error=str(exc.detail))
