@@ -45,6 +45,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from pydantic import (
     BaseModel,
@@ -99,6 +100,8 @@ HUNT_MAX_EVENTS = 200_000  # the retro-hunt reads at most this many events, then
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
               "text/plain")
 T = TypeVar("T")
+# Ids are 64-bit database integers: a larger number is a 422, not a driver overflow (a 500).
+RowId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No or unknown API key"},
@@ -514,14 +517,14 @@ def parse_import(raw: bytes, content_type: str) -> list[ListEntry]:
 
 @router.get("/lists/{entry_id}", response_model=EntryOut, responses=_ERRORS,
             summary="One entry")
-async def get_entry(entry_id: int, request: Request, principal: ReadScope) -> EntryOut:
+async def get_entry(entry_id: RowId, request: Request, principal: ReadScope) -> EntryOut:
     del principal
     return entry_out(await call(lists_of(app_state(request)).get, entry_id))
 
 
 @router.put("/lists/{entry_id}", response_model=EntryOut, responses=_ERRORS,
             summary="Replace an entry")
-async def put_entry(entry_id: int, body: EntryIn, request: Request,
+async def put_entry(entry_id: RowId, body: EntryIn, request: Request,
                     principal: WriteScope) -> EntryOut:
     """API entries only: file entries change in their files (``linkguard lists sync``)."""
     store = lists_of(app_state(request))
@@ -531,7 +534,7 @@ async def put_entry(entry_id: int, body: EntryIn, request: Request,
 
 @router.patch("/lists/{entry_id}", response_model=EntryOut, responses=_ERRORS,
               summary="Change some fields of an entry")
-async def patch_entry(entry_id: int, body: EntryPatch, request: Request,
+async def patch_entry(entry_id: RowId, body: EntryPatch, request: Request,
                       principal: WriteScope) -> EntryOut:
     store = lists_of(app_state(request))
     current = entry_out(await call(store.get, entry_id))
@@ -547,7 +550,7 @@ async def patch_entry(entry_id: int, body: EntryPatch, request: Request,
 
 @router.delete("/lists/{entry_id}", response_model=EntryOut, responses=_ERRORS,
                summary="Remove an entry")
-async def delete_entry(entry_id: int, request: Request, principal: WriteScope) -> EntryOut:
+async def delete_entry(entry_id: RowId, request: Request, principal: WriteScope) -> EntryOut:
     store = lists_of(app_state(request))
     return entry_out(await write(app_state(request), store.delete, entry_id,
                                  actor=actor_of(principal)))
@@ -576,7 +579,7 @@ async def create_key(body: KeyIn, request: Request, principal: WriteScope) -> Ne
 
 @router.delete("/api-keys/{key_id}", response_model=KeyOut, responses=_ERRORS,
                summary="Revoke an API key")
-async def revoke_key(key_id: int, request: Request, principal: WriteScope) -> KeyOut:
+async def revoke_key(key_id: RowId, request: Request, principal: WriteScope) -> KeyOut:
     store = keys_of(app_state(request))
     return key_out(await call(store.revoke, key_id, actor=actor_of(principal)))
 
@@ -1000,7 +1003,7 @@ async def add_from_page(request: Request) -> Response:
 
 
 @pages.get("/admin/lists/{entry_id}")
-async def edit_page(entry_id: int, request: Request) -> Response:
+async def edit_page(entry_id: RowId, request: Request) -> Response:
     state = app_state(request)
     admin = await _admin_or_redirect(state, request)
     if isinstance(admin, Response):
@@ -1015,7 +1018,7 @@ async def edit_page(entry_id: int, request: Request) -> Response:
 
 
 @pages.post("/admin/lists/{entry_id}")
-async def edit_from_page(entry_id: int, request: Request) -> Response:
+async def edit_from_page(entry_id: RowId, request: Request) -> Response:
     state = app_state(request)
     checked = await _write_form(state, request)
     if isinstance(checked, Response):
@@ -1040,7 +1043,7 @@ async def edit_from_page(entry_id: int, request: Request) -> Response:
 
 
 @pages.post("/admin/lists/{entry_id}/delete")
-async def delete_from_page(entry_id: int, request: Request) -> Response:
+async def delete_from_page(entry_id: RowId, request: Request) -> Response:
     state = app_state(request)
     checked = await _write_form(state, request)
     if isinstance(checked, Response):
