@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
@@ -95,6 +96,13 @@ def create_app(state: AppState) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headers: dict[str, Any] = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; list every method
+            # served at it (RFC 9110 §15.5.6: Allow lists the target's methods).
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["allow"] = ", ".join(sorted({
+                method for route in request.app.routes if isinstance(route, APIRoute)
+                and route.path_regex.match(request.url.path) for method in route.methods or ()}))
         if request.url.path.startswith("/v1/") or request.url.path in (
                 "/openapi.json", "/healthz", "/readyz", "/metrics"):
             return JSONResponse({"error": _error_name(exc.status_code), "detail": exc.detail},

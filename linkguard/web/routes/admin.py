@@ -104,10 +104,13 @@ T = TypeVar("T")
 RowId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body cannot be read (not UTF-8 JSON)"},
     401: {"model": ErrorBody, "description": "No or unknown API key"},
     403: {"model": ErrorBody, "description": "The key lacks the scope"},
     404: {"model": ErrorBody, "description": "No such entry or key"},
     409: {"model": ErrorBody, "description": "The same entry exists already"},
+    413: {"model": ErrorBody, "description": "The import is too large"},
+    415: {"model": ErrorBody, "description": "The import is neither JSON nor YAML"},
     422: {"model": ErrorBody, "description": "Not valid (field paths in detail)"},
     503: {"model": ErrorBody, "description": "A store cannot be reached"},
 }
