@@ -32,6 +32,7 @@ from linkguard.adapters.session import (
     SESSION_COOKIE,
     CookieParams,
     SessionCodec,
+    SignedValues,
     cookie_params,
 )
 from linkguard.core.catalog import Catalog, own_brand, parse_host_lines
@@ -50,7 +51,7 @@ from linkguard.rewriter.sealer import TokenSealer
 from linkguard.service import ApiKeyRing, ClickRecorder, Gateway, Judge
 from linkguard.settings import Settings, parse_rate
 from linkguard.web import AppState, Branding, create_app
-from linkguard.web.state import IdentityParts
+from linkguard.web.state import AdminParts, IdentityParts
 
 
 def load_policy(path: Path | None) -> Policy:
@@ -181,13 +182,15 @@ def build_state(settings: Settings | None = None) -> AppState:
         state.probes.append(limiter_health)
     # Admin list entries in the database (synced from git, or made through the API) reach the
     # click path through memory: the watcher reloads them when their version changes.
+    list_store = build_list_store(settings, storage)
     watcher = build_list_watcher(
-        settings, build_list_store(settings, storage),
+        settings, list_store,
         lambda entries: gateway.replace_judge(judge.with_entries(entries)), storage)
     state.on_start.append(watcher.start)
     state.probes.append(watcher.health)
     state.on_stop.append(watcher.stop)
     _add_identity(state, settings, storage)
+    _add_admin(state, settings, storage, list_store, watcher)
     if facts is not None:
         _run_facts_beside_app(state, facts, settings.feed_refresh_s)
     return state
@@ -637,3 +640,33 @@ def _add_identity(state: AppState, settings: Settings, storage: Storage) -> None
     oidc = state.identity.oidc if state.identity else None
     if isinstance(oidc, OidcRelyingParty):
         state.on_stop.append(oidc.aclose)
+# --- admin (API and page) ------------------------------------------------------------------
+# The admin API works on the stores; the admin page also needs a signing secret for its
+# session cookie (the session secret: configured, or dev mode's local one).
+
+ADMIN_COOKIE = "linkguard_admin"
+
+
+def build_admin_parts(settings: Settings) -> AdminParts | None:
+    """The admin page's sign-in; None without a session secret outside dev mode."""
+    if settings.session_secret is None and not settings.dev_mode:
+        return None
+    lifetime = settings.admin_session_lifetime_s
+    cookie = cookie_params(settings.base_url, name=ADMIN_COOKIE, max_age_s=lifetime)
+    # Strict: no request from another site (a link in a mail included) carries the session.
+    return AdminParts(
+        sessions=SignedValues(load_session_secret(settings), purpose="admin-session",
+                              max_age_s=lifetime),
+        cookie=replace(cookie, samesite="strict"), group=settings.admin_group,
+        lifetime_s=lifetime)
+
+
+def _add_admin(state: AppState, settings: Settings, storage: Storage,
+               list_store: ListStore, watcher: ListWatcher) -> None:
+    from linkguard.adapters.sql.lists import export_yaml  # noqa: PLC0415 - loaded on use
+
+    state.list_store = list_store
+    state.api_key_store = build_api_key_store(settings, storage)
+    state.export_yaml = export_yaml
+    state.reload_lists = watcher.poll_once
+    state.admin = build_admin_parts(settings)

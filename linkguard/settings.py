@@ -196,6 +196,13 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = 10.0
 
+    # --- admin (API and page)
+    # OIDC group (a value of oidc_groups_claim) whose members may use /admin; "": the page
+    # takes admin API keys only (scopes admin:read, admin:write).
+    admin_group: str = ""
+    # How long an admin page sign-in lasts (the signed, SameSite=Strict session cookie).
+    admin_session_lifetime_s: int = Field(default=3600, ge=60, le=86400)
+
     @field_validator("oidc_scopes", "accepted_domains", mode="before")
     @classmethod
     def _split_identity_lists(cls, value: object) -> object:

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
@@ -23,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 import linkguard
 from linkguard.web.metrics import Metrics
 from linkguard.web.pages import STATIC, render
-from linkguard.web.routes import clicks, confirm, health, verdicts
+from linkguard.web.routes import admin, clicks, confirm, health, verdicts
 from linkguard.web.routes.verdicts import ApiError, error_response
 from linkguard.web.security import SecurityHeaders, csp
 from linkguard.web.state import AppState
@@ -64,6 +65,8 @@ def create_app(state: AppState) -> FastAPI:
     app.include_router(confirm.router)
     app.include_router(verdicts.router)
     app.include_router(health.router)
+    app.include_router(admin.router)
+    app.include_router(admin.pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/theme.css", include_in_schema=False)
@@ -99,6 +102,13 @@ def create_app(state: AppState) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headers: dict[str, Any] = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; list every method
+            # served at it (RFC 9110 §15.5.6: Allow lists the target's methods).
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["allow"] = ", ".join(sorted({
+                method for route in request.app.routes if isinstance(route, APIRoute)
+                and route.path_regex.match(request.url.path) for method in route.methods or ()}))
         if request.url.path.startswith("/v1/") or request.url.path in (
                 "/openapi.json", "/healthz", "/readyz", "/metrics"):
             return JSONResponse({"error": _error_name(exc.status_code), "detail": exc.detail},
@@ -119,5 +129,6 @@ async def _maybe_await(result: object) -> None:
 
 def _error_name(status: int) -> str:
     return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-            405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
-            429: "rate_limited"}.get(status, "error")
+            405: "method_not_allowed", 409: "conflict", 413: "too_large",
+            415: "unsupported_media_type", 429: "rate_limited",
+            503: "unavailable"}.get(status, "error")

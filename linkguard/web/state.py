@@ -10,7 +10,14 @@ from typing import Any, Protocol, runtime_checkable
 from linkguard.audit import AuditLog
 from linkguard.core.clients import IpMode, ScannerAgents
 from linkguard.core.identity import Identity, IdentityPolicy
-from linkguard.ports import Health, NonceStore, RateLimiter
+from linkguard.ports import (
+    ApiKeyStore,
+    Health,
+    ListStore,
+    NonceStore,
+    RateLimiter,
+    StoredEntry,
+)
 from linkguard.service import ApiKeyRing, ClickRecorder, Gateway
 
 
@@ -96,6 +103,25 @@ class IdentityParts:
     clock: Callable[[], float] = time.time
 
 
+class SignedValues(Protocol):
+    """JSON-able values signed for one purpose with a lifetime
+    (``linkguard.adapters.session.SignedValues``)."""
+
+    def dumps(self, value: dict[str, Any]) -> str: ...
+    def loads(self, text: str | None) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdminParts:
+    """The admin page's sign-in: an admin API key typed into a form, or OIDC (the relying
+    party of ``AppState.identity``) for members of ``group``."""
+
+    sessions: SignedValues  # the admin session cookie's value
+    cookie: CookieSpec  # HttpOnly, SameSite=Strict
+    group: str = ""  # OIDC group (or claim value) that makes an admin; "": no OIDC sign-in
+    lifetime_s: int = 3600
+
+
 @dataclass(slots=True)
 class AppState:
     gateway: Gateway
@@ -120,6 +146,18 @@ class AppState:
     # Identity-bound confirmation; None: not set up, confirm links cannot be opened.
     identity: IdentityParts | None = None
     audit: AuditLog | None = None
+    # --- admin (API and page)
+    # The admin API's stores; None: /v1/admin answers 503 for what needs them. Bearer keys
+    # are checked against ``api_keys`` (settings) first, then against ``api_key_store``.
+    list_store: ListStore | None = None
+    api_key_store: ApiKeyStore | None = None
+    # Entries in the YAML list-file format (the export that `linkguard lists sync` reads).
+    export_yaml: Callable[[Sequence[StoredEntry]], str] | None = None
+    # Reload this replica's in-memory lists now (blocking): after a change made here, this
+    # replica answers with it at once; the others follow at their next poll.
+    reload_lists: Callable[[], object] | None = None
+    # The admin page's sign-in; None: /admin explains that it is not set up.
+    admin: AdminParts | None = None
 
     @property
     def https(self) -> bool:

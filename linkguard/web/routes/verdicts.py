@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from linkguard.core.model import Decision, LinkContext
+from linkguard.ports import StoreUnavailableError
 from linkguard.service import ApiPrincipal
 from linkguard.web.routes.clicks import app_state, metrics_of, rate_limited
+from linkguard.web.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["verdicts"])
 
@@ -42,7 +44,7 @@ def require_scope(scope: str) -> Any:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer <key>'",
                            challenge)
-        principal = app_state(request).api_keys.verify(credentials.credentials)
+        principal = verify_key(app_state(request), credentials.credentials)
         if principal is None:
             raise ApiError(401, "unauthorized", "unknown or revoked API key", challenge)
         if scope not in principal.scopes:
@@ -50,6 +52,24 @@ def require_scope(scope: str) -> Any:
         return principal
 
     return Depends(check)
+
+
+def verify_key(state: AppState, secret: str) -> ApiPrincipal | None:
+    """The key's principal: keys from settings first (memory), then keys created through the
+    admin API or CLI (the key store; blocking, so callers run in a worker thread). A store
+    key's name is ``"<id> <name>"``, as the audit log names it (``api-key:3 ops``)."""
+    principal = state.api_keys.verify(secret)
+    if principal is not None or state.api_key_store is None:
+        return principal
+    try:
+        key = state.api_key_store.verify(secret)
+    except StoreUnavailableError as exc:
+        # Fail closed, but say why: a 401 would tell the caller its key is wrong.
+        raise ApiError(503, "unavailable", f"API keys cannot be checked now: {exc}",
+                       {"retry-after": "5"}) from None
+    if key is None:
+        return None
+    return ApiPrincipal(f"{key.id} {key.name}", frozenset(str(s) for s in key.scopes))
 
 
 VerdictScope = Annotated[ApiPrincipal, require_scope("verdict")]
