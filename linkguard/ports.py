@@ -78,6 +78,18 @@ class ClickPage:
     next_cursor: str | None = None  # opaque; pass back to get the next page
 
 
+@dataclass(frozen=True, slots=True)
+class ClickTally:
+    """Clicks of one recipient (lower-cased), of one kind, with one action, and when."""
+
+    recipient: str
+    kind: ClickKind
+    action: ClickAction
+    count: int
+    first: datetime
+    last: datetime
+
+
 class ClickLog(Protocol):
     def write_batch(self, events: Sequence[ClickEvent]) -> None:
         """Store the events; raises on failure so the caller can retry or count the loss."""
@@ -85,6 +97,10 @@ class ClickLog(Protocol):
     def search(self, query: ClickQuery, *, limit: int = 100,
                cursor: str | None = None) -> ClickPage:
         """Newest first, cursor-paginated."""
+
+    def tally(self, query: ClickQuery) -> list[ClickTally]:
+        """Every matching click counted by recipient, kind and action, in one grouped pass
+        (the retro-hunt: "who clicked links to this domain since Monday, and who confirmed")."""
 
     def ping(self) -> None:
         """Raise when the store cannot be reached (readiness)."""

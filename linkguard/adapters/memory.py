@@ -15,7 +15,14 @@ from dataclasses import replace
 from datetime import datetime
 
 from linkguard.audit import AuditEvent
-from linkguard.ports import ClickEvent, ClickPage, ClickQuery
+from linkguard.ports import (
+    ClickAction,
+    ClickEvent,
+    ClickKind,
+    ClickPage,
+    ClickQuery,
+    ClickTally,
+)
 
 
 class MemoryClickLog:
@@ -52,6 +59,20 @@ class MemoryClickLog:
         more = len(found) > limit
         next_cursor = _encode_cursor(page[-1][1].at, page[-1][0]) if more and page else None
         return ClickPage(tuple(event for _, event in page), next_cursor)
+
+    def tally(self, query: ClickQuery) -> list[ClickTally]:
+        with self._lock:
+            events = list(self._events)
+        groups: dict[tuple[str, ClickKind, ClickAction], ClickTally] = {}
+        for event in events:
+            if not _matches(event, query):
+                continue
+            key = (event.recipient.lower(), event.kind, event.action)
+            seen = groups.get(key)
+            groups[key] = ClickTally(*key, 1, event.at, event.at) if seen is None else \
+                ClickTally(*key, seen.count + 1, min(seen.first, event.at),
+                           max(seen.last, event.at))
+        return list(groups.values())
 
     def ping(self) -> None:
         return None

@@ -215,3 +215,37 @@ class TestSqlClickLog:
 ])
 def test_prefix_successor(prefix: str, successor: str | None) -> None:
     assert prefix_successor(prefix) == successor
+
+
+class TestTally:
+    """The retro-hunt's grouped count: the same answer from every store."""
+
+    def test_counts_by_recipient_kind_and_action(self, click_log: ClickLog) -> None:
+        click_log.write_batch([
+            event(1, recipient="Alice@Example.org"),
+            event(2, recipient="alice@example.org", action=ClickAction.CONFIRMED),
+            event(3, recipient="alice@example.org", kind=ClickKind.SCANNER),
+            event(4, recipient="bob@example.org"),
+            event(5, recipient="bob@example.org"),
+            event(6, recipient="carol@example.org", domain="elsewhere.example"),
+            event(-60, recipient="dave@example.org"),  # before "since"
+        ])
+        query = ClickQuery(registrable_domain="example.com", since=T0)
+        found = {(t.recipient, t.kind, t.action): t for t in click_log.tally(query)}
+        assert set(found) == {
+            ("alice@example.org", ClickKind.HUMAN, ClickAction.REDIRECT),
+            ("alice@example.org", ClickKind.HUMAN, ClickAction.CONFIRMED),
+            ("alice@example.org", ClickKind.SCANNER, ClickAction.REDIRECT),
+            ("bob@example.org", ClickKind.HUMAN, ClickAction.REDIRECT),
+        }
+        bob = found[("bob@example.org", ClickKind.HUMAN, ClickAction.REDIRECT)]
+        assert bob.count == 2
+        assert bob.first == T0 + timedelta(minutes=4)
+        assert bob.last == T0 + timedelta(minutes=5)
+        assert bob.first.tzinfo is not None
+        alice = found[("alice@example.org", ClickKind.HUMAN, ClickAction.REDIRECT)]
+        assert alice.count == 1
+
+    def test_nothing_matches(self, click_log: ClickLog) -> None:
+        click_log.write_batch([event(1)])
+        assert click_log.tally(ClickQuery(registrable_domain="nowhere.example")) == []

@@ -5,15 +5,22 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, select, tuple_
+from sqlalchemy import ColumnElement, Engine, Select, func, select, tuple_
 
 from linkguard.adapters.sql.engine import read_tx, write_tx
 from linkguard.adapters.sql.errors import ping, unavailable_as_store_error
 from linkguard.adapters.sql.schema import DESTINATION_KEY_CHARS, click_events
-from linkguard.ports import ClickAction, ClickEvent, ClickKind, ClickPage, ClickQuery
+from linkguard.ports import (
+    ClickAction,
+    ClickEvent,
+    ClickKind,
+    ClickPage,
+    ClickQuery,
+    ClickTally,
+)
 
 MAX_LIMIT = 1000
 _COLUMNS = ("at", "kind", "action", "token_id", "message_id", "recipient", "destination",
@@ -46,6 +53,13 @@ def _event(row: Any) -> ClickEvent:
                       verdict=row.verdict, score=row.score,
                       reasons=tuple(row.reasons.split()), client_ip=row.client_ip,
                       user_agent=row.user_agent)
+
+
+def _aware(value: datetime) -> datetime:
+    # Aggregates bypass the column type on SQLite (min/max of stored text): read them back.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def prefix_successor(prefix: str) -> str | None:
@@ -148,6 +162,18 @@ class SqlClickLog:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].at, rows[-1].id) if more and rows else None
         return ClickPage(tuple(_event(r) for r in rows), next_cursor)
+
+    def tally(self, query: ClickQuery) -> list[ClickTally]:
+        c = click_events.c
+        statement = (select(c.recipient_key, c.kind, c.action, func.count(), func.min(c.at),
+                            func.max(c.at))
+                     .where(*query_filters(query))
+                     .group_by(c.recipient_key, c.kind, c.action))
+        with unavailable_as_store_error("click log"), read_tx(self._engine) as connection:
+            rows = connection.execute(statement).all()
+        return [ClickTally(recipient, ClickKind(kind), ClickAction(action), int(count),
+                           _aware(first), _aware(last))
+                for recipient, kind, action, count, first, last in rows]
 
     def ping(self) -> None:
         ping(self._engine, "click log")

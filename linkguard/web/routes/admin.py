@@ -39,7 +39,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
@@ -74,6 +74,7 @@ from linkguard.ports import (
     ClickKind,
     ClickLog,
     ClickQuery,
+    ClickTally,
     DuplicateEntryError,
     EntryNotFoundError,
     ListSource,
@@ -96,7 +97,6 @@ ReadScope = Annotated[ApiPrincipal, require_scope(ApiScope.ADMIN_READ.value)]
 WriteScope = Annotated[ApiPrincipal, require_scope(ApiScope.ADMIN_WRITE.value)]
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024  # a list file of ~50,000 entries
-HUNT_MAX_EVENTS = 200_000  # the retro-hunt reads at most this many events, then says so
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
               "text/plain")
 T = TypeVar("T")
@@ -281,7 +281,8 @@ class HuntOut(BaseModel):
     until: datetime | None
     recipients: list[HuntRow]
     events: int
-    truncated: bool = Field(description=f"more than {HUNT_MAX_EVENTS} events: narrow the time")
+    truncated: bool = Field(description="always false: the store counts every matching click "
+                            "(kept for clients of the first version of this answer)")
 
 
 class AuditOut(BaseModel):
@@ -652,33 +653,25 @@ async def clicks(request: Request, principal: ReadScope, *,
     return ClickPageOut(items=[click_out(e) for e in page.events], next_cursor=page.next_cursor)
 
 
-@dataclass(slots=True)
-class _Tally:
-    first: datetime
-    last: datetime
-    actions: Counter[str] = field(default_factory=Counter)
-    kinds: Counter[str] = field(default_factory=Counter)
-
-
-def hunt_rows(events: Sequence[ClickEvent]) -> list[HuntRow]:
+def hunt_rows(tallies: Sequence[ClickTally]) -> list[HuntRow]:
     """Per recipient: how often, when first and last, human or scanner, and whether they
     confirmed (identity-bound) or went on past a warning. Most clicks first."""
-    tallies: dict[str, _Tally] = {}
-    for event in events:
-        who = event.recipient.lower()
-        tally = tallies.get(who)
-        if tally is None:
-            tally = tallies[who] = _Tally(event.at, event.at)
-        tally.first, tally.last = min(tally.first, event.at), max(tally.last, event.at)
-        tally.actions[str(event.action)] += 1
-        tally.kinds[str(event.kind)] += 1
-    rows = [HuntRow(recipient=who, clicks=sum(t.kinds.values()),
-                    human=t.kinds[ClickKind.HUMAN], scanner=t.kinds[ClickKind.SCANNER],
-                    first=t.first, last=t.last,
-                    confirmed=t.actions[ClickAction.CONFIRMED] > 0,
-                    continued=t.actions[ClickAction.CONTINUED] > 0,
-                    actions=dict(sorted(t.actions.items())))
-            for who, t in tallies.items()]
+    by_recipient: dict[str, list[ClickTally]] = {}
+    for tally in tallies:
+        by_recipient.setdefault(tally.recipient, []).append(tally)
+    rows = []
+    for who, group in by_recipient.items():
+        actions: Counter[str] = Counter()
+        kinds: Counter[str] = Counter()
+        for tally in group:
+            actions[str(tally.action)] += tally.count
+            kinds[str(tally.kind)] += tally.count
+        rows.append(HuntRow(recipient=who, clicks=sum(kinds.values()),
+                            human=kinds[ClickKind.HUMAN], scanner=kinds[ClickKind.SCANNER],
+                            first=min(t.first for t in group), last=max(t.last for t in group),
+                            confirmed=actions[ClickAction.CONFIRMED] > 0,
+                            continued=actions[ClickAction.CONTINUED] > 0,
+                            actions=dict(sorted(actions.items()))))
     return sorted(rows, key=lambda r: (-r.clicks, r.recipient))
 
 
@@ -687,31 +680,22 @@ def hunt_rows(events: Sequence[ClickEvent]) -> list[HuntRow]:
 async def hunt(request: Request, principal: ReadScope, domain: str, since: datetime,
                until: datetime | None = None) -> HuntOut:
     """The retro-hunt: every click on links to ``domain`` (its registrable domain, so
-    subdomains are included) since ``since``, per recipient. Recipient "" gathers links sealed
-    without one."""
+    subdomains are included) since ``since``, per recipient, counted by the store in one
+    grouped query. Recipient "" gathers links sealed without one."""
     del principal
     target = registrable(domain, ("query", "domain"))
     query = ClickQuery(registrable_domain=target, since=aware(since), until=aware(until))
-    found = await run_in_threadpool(_hunt_events, click_log_of(app_state(request)), query)
-    events, truncated = found
+    tallies = await run_in_threadpool(_hunt_tallies, click_log_of(app_state(request)), query)
     return HuntOut(domain=target, since=aware(since) or since, until=aware(until),
-                   recipients=hunt_rows(events), events=len(events), truncated=truncated)
+                   recipients=hunt_rows(tallies), events=sum(t.count for t in tallies),
+                   truncated=False)
 
 
-def _hunt_events(log: ClickLog, query: ClickQuery) -> tuple[list[ClickEvent], bool]:
-    events: list[ClickEvent] = []
-    cursor: str | None = None
-    while True:
-        try:
-            page = log.search(query, limit=1000, cursor=cursor)
-        except StoreUnavailableError as exc:
-            raise ApiError(503, "unavailable", str(exc), {"retry-after": "5"}) from None
-        events.extend(page.events)
-        cursor = page.next_cursor
-        if cursor is None:
-            return events, False
-        if len(events) >= HUNT_MAX_EVENTS:
-            return events, True
+def _hunt_tallies(log: ClickLog, query: ClickQuery) -> list[ClickTally]:
+    try:
+        return log.tally(query)
+    except StoreUnavailableError as exc:
+        raise ApiError(503, "unavailable", str(exc), {"retry-after": "5"}) from None
 
 
 # --- audit ----------------------------------------------------------------------------------
