@@ -77,9 +77,15 @@ def destination(url: ParsedUrl) -> Destination:
                        registrable_domain=url.registrable_domain_unicode or domain)
 
 
+# Evidence kept for admins and API callers, not for a public page: where a list entry lives on
+# the server (file path and line) and who owns it.
+_PRIVATE_EVIDENCE = frozenset({"source", "owner"})
+
+
 def reason_view(reason: Reason) -> dict[str, Any]:
     return {"code": reason.code, "message": reason.message,
-            "evidence": {k: visible(v) for k, v in reason.evidence.items()}}
+            "evidence": {k: visible(v) for k, v in reason.evidence.items()
+                         if k not in _PRIVATE_EVIDENCE}}
 
 
 def render(state: AppState, template: str, *, status: int = 200,
