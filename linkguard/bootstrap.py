@@ -24,6 +24,7 @@ from linkguard.adapters.mailcode import MailCodes, Mailer, OutboxMailer, SmtpMai
 from linkguard.adapters.memory import (
     MemoryRateLimiter,
 )
+from linkguard.adapters.notify import AccessNotifier
 from linkguard.adapters.oidc import EmailVerifiedPolicy, OidcConfig, OidcRelyingParty
 from linkguard.adapters.rdap import DEFAULT_BOOTSTRAP_FILE, RdapBootstrap, RdapClient, RdapTimeouts
 from linkguard.adapters.resolver import RedirectResolver
@@ -426,6 +427,23 @@ def build_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.data_dir / "outbox")
 
 
+def build_access_requests(settings: Settings,
+                          storage: Storage | None = None) -> AccessRequestStore:
+    from linkguard.adapters.sql import SqlAccessRequests  # noqa: PLC0415 - loaded on use
+
+    return SqlAccessRequests((storage or build_storage(settings)).engine)
+
+
+def build_access_notifier(settings: Settings) -> AccessNotifier | None:
+    """Mail to LINKGUARD_ACCESS_NOTIFY for each new access request; None when unset."""
+    if not settings.access_notify:
+        return None
+    return AccessNotifier(build_mailer(settings), sender=settings.mail_from,
+                          recipients=settings.access_notify,
+                          admin_url=settings.base_url.rstrip("/") + "/admin/access",
+                          org_name=settings.org_name)
+
+
 def build_mail_codes(settings: Settings, *, limiter: RateLimiter,
                      nonces: NonceStore) -> MailCodes:
     """Mailed one-time codes over the shared rate limiter and nonce store."""
@@ -448,6 +466,7 @@ if TYPE_CHECKING:
     from linkguard.adapters.sql import ListWatcher
     from linkguard.core.lists import ListEntry
     from linkguard.ports import (
+        AccessRequestStore,
         ApiKeyStore,
         AuditLog,
         ClickLog,
@@ -637,6 +656,11 @@ def build_identity(settings: Settings, *, limiter: RateLimiter,
 def _add_identity(state: AppState, settings: Settings, storage: Storage) -> None:
     state.identity = build_identity(settings, limiter=state.limiter, nonces=state.nonces)
     state.audit = build_audit_log(settings, storage)
+    # Access requests need to know who asks: without sign-in, blocked links offer none.
+    if state.identity is not None:
+        state.access = build_access_requests(settings, storage)
+        state.approval_hours = settings.access_approval_hours
+        state.notify_access = build_access_notifier(settings)
     oidc = state.identity.oidc if state.identity else None
     if isinstance(oidc, OidcRelyingParty):
         state.on_stop.append(oidc.aclose)

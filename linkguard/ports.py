@@ -35,6 +35,8 @@ class ClickAction(enum.StrEnum):
     CONFIRMED = "confirmed"  # confirm: identity-bound confirmation accepted
     REFUSED = "refused"  # confirm: refused (identity mismatch, replay, …)
     BLOCKED = "blocked"  # block page shown
+    APPROVED = "approved"  # block overridden: an admin approved this link's access request
+    ACCESS_REQUESTED = "access_requested"  # block: the person asked for access
     TOKEN_INVALID = "token_invalid"  # noqa: S105 - forged / truncated / unknown key
     TOKEN_EXPIRED = "token_expired"  # noqa: S105 - older than policy allows
 
@@ -282,3 +284,106 @@ class Cache(Protocol):
     def delete(self, key: str) -> None: ...
 
     def health(self) -> Health: ...
+
+
+# --- access requests: out-of-band approval of blocked links ---------------------------------
+# A person who got a block page for a link whose block the policy lets admins override asks
+# for access with a reason; an admin approves (for a limited time) or denies; the person's
+# next click on that link passes, or shows the denial. One link (token id) at a time.
+
+
+class AccessStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccessRequest:
+    """What the person asked for, and who they proved to be."""
+
+    token_id: str  # the link: an approval lets exactly this link through
+    requester: str  # the e-mail address the person signed in with (bound to the recipient)
+    method: str  # how they signed in: "oidc" | "mailcode"
+    justification: str  # their reason, as typed (trimmed, at most 1,000 characters)
+    recipient: str = ""  # the link's recipient as sealed
+    message_id: str = ""
+    destination: str = ""
+    registrable_domain: str = ""
+    verdict: str = "block"
+    reasons: tuple[str, ...] = ()
+    client_ip: str = ""  # already full, truncated or hashed, as in the click log
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    id: int
+    request: NewAccessRequest
+    status: AccessStatus
+    created: datetime
+    decided: datetime | None = None
+    decided_by: str = ""  # the admin (audit actor) who approved or denied
+    note: str = ""  # the admin's note, shown to the person
+    expires: datetime | None = None  # an approval lets the link through until then
+
+    def lets_through(self, now: datetime) -> bool:
+        return (self.status is AccessStatus.APPROVED and self.expires is not None
+                and now < self.expires)
+
+    def summary(self) -> dict[str, object]:
+        """The audit log's before/after view."""
+        return {"status": str(self.status), "token_id": self.request.token_id,
+                "requester": self.request.requester, "destination": self.request.destination,
+                "justification": self.request.justification, "decided_by": self.decided_by,
+                "note": self.note,
+                "expires": self.expires.isoformat() if self.expires else None}
+
+    def is_open(self, now: datetime) -> bool:
+        """Pending, a live approval, or a denial: a new request for the link is not taken.
+        Only an approval that has run out makes room for a new one."""
+        return self.status is not AccessStatus.APPROVED or self.lets_through(now)
+
+
+class AlreadyDecidedError(RuntimeError):
+    """The access request was approved or denied already: a 409 for the admin API."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPage:
+    items: tuple[AccessRequest, ...]
+    next_cursor: str | None = None
+
+
+def id_cursor(cursor: str | None) -> int | None:
+    """Access-request pages continue below an id; anything else is a ValueError."""
+    if cursor is None:
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise ValueError("invalid cursor")
+    return int(cursor)
+
+
+class AccessRequestStore(Protocol):
+    def create(self, new: NewAccessRequest) -> AccessRequest:
+        """A pending request; audited (``access.request``, actor the requester). Raises
+        DuplicateEntryError while the link has an open request (see ``is_open``)."""
+
+    def get(self, request_id: int) -> AccessRequest:
+        """Raises EntryNotFoundError."""
+
+    def for_link(self, token_id: str) -> AccessRequest | None:
+        """The newest request for this link, or None (the click path asks this)."""
+
+    def search(self, *, status: AccessStatus | None = None, requester: str | None = None,
+               limit: int = 100, cursor: str | None = None) -> AccessPage:
+        """Newest first, cursor-paginated (a bad cursor is a ValueError)."""
+
+    def decide(self, request_id: int, *, approve: bool, actor: str, note: str = "",
+               expires: datetime | None = None) -> AccessRequest:
+        """Approve (until ``expires``, required) or deny a pending request, once: of two
+        admins deciding at the same time exactly one wins, the other gets
+        AlreadyDecidedError. Audited (``access.approve`` / ``access.deny``, before and
+        after). EntryNotFoundError for an unknown id."""
+
+    def ping(self) -> None: ...

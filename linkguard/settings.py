@@ -196,6 +196,13 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = 10.0
 
+    # --- access requests (out-of-band approval of blocked links the policy lets admins
+    # override; the policy file's access_requests section says which)
+    # How long an approval opens the link, unless the admin gives another time.
+    access_approval_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # Addresses told of each new request (through the mailer above), comma separated.
+    access_notify: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # --- admin (API and page)
     # OIDC group (a value of oidc_groups_claim) whose members may use /admin; "": the page
     # takes admin API keys only (scopes admin:read, admin:write).
@@ -203,7 +210,7 @@ class Settings(BaseSettings):
     # How long an admin page sign-in lasts (the signed, SameSite=Strict session cookie).
     admin_session_lifetime_s: int = Field(default=3600, ge=60, le=86400)
 
-    @field_validator("oidc_scopes", "accepted_domains", mode="before")
+    @field_validator("oidc_scopes", "accepted_domains", "access_notify", mode="before")
     @classmethod
     def _split_identity_lists(cls, value: object) -> object:
         if isinstance(value, str):  # scopes are space separated in OAuth, commas in our lists

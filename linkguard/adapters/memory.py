@@ -12,16 +12,24 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
-from linkguard.audit import AuditEvent
+from linkguard.audit import AuditEvent, AuditLog
 from linkguard.ports import (
+    AccessPage,
+    AccessRequest,
+    AccessStatus,
+    AlreadyDecidedError,
     ClickAction,
     ClickEvent,
     ClickKind,
     ClickPage,
     ClickQuery,
     ClickTally,
+    DuplicateEntryError,
+    EntryNotFoundError,
+    NewAccessRequest,
+    id_cursor,
 )
 
 
@@ -214,3 +222,86 @@ class MemoryAuditLog:
                  if (before_id is None or e.id < before_id)
                  and (object_type is None or e.object_type == object_type)]
         return found[:limit]
+
+
+class MemoryAccessRequests:
+    """Access requests for one process and for tests; audits into ``audit`` when given."""
+
+    def __init__(self, *, audit: AuditLog | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self._requests: dict[int, AccessRequest] = {}
+        self._audit = audit
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+
+    def create(self, new: NewAccessRequest) -> AccessRequest:
+        with self._lock:
+            now = self._clock()
+            latest = self._latest(new.token_id)
+            if latest is not None and latest.is_open(now):
+                raise DuplicateEntryError(
+                    f"link {new.token_id} has an access request already ({latest.status})")
+            created = AccessRequest(id=len(self._requests) + 1, request=new,
+                                    status=AccessStatus.PENDING, created=now)
+            self._requests[created.id] = created
+            self._record(now, f"{new.method}:{new.requester}", "access.request", created, None)
+            return created
+
+    def get(self, request_id: int) -> AccessRequest:
+        with self._lock:
+            found = self._requests.get(request_id)
+        if found is None:
+            raise EntryNotFoundError(f"no access request {request_id}")
+        return found
+
+    def for_link(self, token_id: str) -> AccessRequest | None:
+        with self._lock:
+            return self._latest(token_id)
+
+    def search(self, *, status: AccessStatus | None = None, requester: str | None = None,
+               limit: int = 100, cursor: str | None = None) -> AccessPage:
+        before = id_cursor(cursor)
+        with self._lock:
+            found = [r for r in sorted(self._requests.values(), key=lambda r: -r.id)
+                     if (before is None or r.id < before)
+                     and (status is None or r.status is status)
+                     and (requester is None
+                          or r.request.requester.lower() == requester.strip().lower())]
+        page = tuple(found[:limit])
+        return AccessPage(page, str(page[-1].id) if len(found) > limit else None)
+
+    def decide(self, request_id: int, *, approve: bool, actor: str, note: str = "",
+               expires: datetime | None = None) -> AccessRequest:
+        if approve and expires is None:
+            raise ValueError("an approval needs an expiry")
+        with self._lock:
+            current = self._requests.get(request_id)
+            if current is None:
+                raise EntryNotFoundError(f"no access request {request_id}")
+            if current.status is not AccessStatus.PENDING:
+                raise AlreadyDecidedError(
+                    f"access request {request_id} was {current.status} already")
+            now = self._clock()
+            decided = replace(current, decided=now, decided_by=actor, note=note,
+                              status=AccessStatus.APPROVED if approve else AccessStatus.DENIED,
+                              expires=expires if approve else None)
+            self._requests[request_id] = decided
+            self._record(now, actor, "access.approve" if approve else "access.deny", decided,
+                         current)
+            return decided
+
+    def ping(self) -> None:
+        return None
+
+    def _latest(self, token_id: str) -> AccessRequest | None:
+        mine = [r for r in self._requests.values() if r.request.token_id == token_id]
+        return max(mine, key=lambda r: r.id) if mine else None
+
+    def _record(self, at: datetime, actor: str, action: str, after: AccessRequest,
+                before: AccessRequest | None) -> None:
+        if self._audit is not None:
+            self._audit.record(AuditEvent(
+                at=at, actor=actor, action=action, object_type="access_request",
+                object_id=str(after.id), before=before.summary() if before else None,
+                after=after.summary()))
+

@@ -212,11 +212,14 @@ class OidcRelyingParty:
 
     # --- the two steps ------------------------------------------------------------------
 
-    async def begin(self, redirect_uri: str, return_to: str = "/") -> Authorization | SignInError:
+    async def begin(self, redirect_uri: str, return_to: str = "/", *,
+                    prompt: str | None = None) -> Authorization | SignInError:
         """The IdP URL to send the browser to, and the pending value for the cookie.
 
         ``redirect_uri`` is the gateway's callback URL, registered at the IdP; ``return_to`` a
         local path to go back to after the callback (a ValueError for anything else).
+        ``prompt="login"`` asks the IdP to authenticate again even when it has a session
+        (OpenID Connect Core 1.0 §3.1.2.1): "sign in as someone else".
         """
         if not _safe_return_to(return_to):
             raise ValueError(f"return_to must be a local path: {return_to!r}")
@@ -239,6 +242,8 @@ class OidcRelyingParty:
             "code_challenge": create_s256_code_challenge(verifier),  # type: ignore[no-untyped-call]
             "code_challenge_method": "S256",
         }
+        if prompt:
+            params["prompt"] = prompt
         separator = "&" if "?" in provider.authorization_endpoint else "?"
         url = f"{provider.authorization_endpoint}{separator}{urlencode(params)}"
         pending = self._pending.dumps({"s": state, "n": nonce, "v": verifier,

@@ -11,6 +11,12 @@ signals; policy decides"):
 Defaults (``DEFAULT_WEIGHTS``) give: dangerous scheme, homoglyph lookalike of a protected brand
 → block; typo/combo/brand-in-subdomain lookalikes, userinfo tricks → confirm; milder signals,
 alone or together → warn; nothing → allow.
+
+Some blocks may be overridden out of band: the person asks for access with a reason, an admin
+approves or denies. ``Policy.overridable`` says which: a block that the heuristics reached,
+never one that carries a reason in ``never_overridable`` (an admin's own block entry, a
+dangerous scheme, something that is not a URL, a reputation-feed hit) — those are facts an
+approval of one link must not talk away.
 """
 
 from __future__ import annotations
@@ -66,6 +72,11 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 
 
+# Blocks with any of these reasons cannot be overridden by an approved access request.
+DEFAULT_NEVER_OVERRIDABLE: frozenset[str] = frozenset({
+    "list.block", "scheme.dangerous", "url.invalid", "reputation.feed"})
+
+
 class PolicyError(ValueError):
     """Policy configuration that cannot be used (unknown code, bad number, bad order)."""
 
@@ -76,13 +87,18 @@ class Policy:
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     # The verdict a feed hit on an allowlisted address gets (DESIGN: "still warns").
     allowlisted_feed_verdict: Verdict = Verdict.WARN
+    # Out-of-band approval of blocked links (access requests); see the module docstring.
+    access_requests: bool = True
+    never_overridable: frozenset[str] = DEFAULT_NEVER_OVERRIDABLE
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> Policy:
-        """Defaults, overridden by ``{"weights": {code: n}, "thresholds": {name: n}}``."""
+        """Defaults, overridden by ``{"weights": {code: n}, "thresholds": {name: n},
+        "allowlisted_feed_verdict": v, "access_requests": {"enabled": b, "never_for": [code]}}``."""
         if not config:
             return cls()
-        unknown = set(config) - {"weights", "thresholds", "allowlisted_feed_verdict"}
+        unknown = set(config) - {"weights", "thresholds", "allowlisted_feed_verdict",
+                                 "access_requests"}
         if unknown:
             raise PolicyError(f"unknown policy keys: {', '.join(sorted(unknown))}")
         weights = dict(DEFAULT_WEIGHTS)
@@ -104,7 +120,15 @@ class Policy:
             except ValueError as exc:
                 raise PolicyError(str(exc)) from None
             policy = replace(policy, allowlisted_feed_verdict=verdict)
+        if "access_requests" in config:
+            enabled, never = _access_requests(config["access_requests"])
+            policy = replace(policy, access_requests=enabled, never_overridable=never)
         return policy
+
+    def overridable(self, verdict: Verdict, reason_codes: Iterable[str]) -> bool:
+        """True when an admin's approval may let this verdict through (a block only)."""
+        return (verdict == Verdict.BLOCK and self.access_requests
+                and self.never_overridable.isdisjoint(reason_codes))
 
     def score_of(self, signal: Signal) -> float:
         return self.weights.get(signal.code, 0.0) * max(0.0, min(1.0, signal.strength))
@@ -158,6 +182,24 @@ def _dedupe(signals: Iterable[Signal]) -> list[Signal]:
 
 def _first(reasons: tuple[Reason, ...], code: str) -> tuple[Reason, ...]:
     return tuple(sorted(reasons, key=lambda r: r.code != code))
+
+
+def _access_requests(value: object) -> tuple[bool, frozenset[str]]:
+    if not isinstance(value, Mapping):
+        raise PolicyError("access_requests must be a mapping (enabled, never_for)")
+    unknown = set(value) - {"enabled", "never_for"}
+    if unknown:
+        raise PolicyError(f"unknown access_requests keys: {', '.join(sorted(map(str, unknown)))}")
+    enabled = value.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise PolicyError(f"access_requests.enabled must be true or false, not {enabled!r}")
+    never = value.get("never_for", sorted(DEFAULT_NEVER_OVERRIDABLE))
+    if not isinstance(never, list) or not all(isinstance(code, str) for code in never):
+        raise PolicyError("access_requests.never_for must be a list of reason codes")
+    for code in never:
+        if code not in REASONS:
+            raise PolicyError(f"unknown reason code {code!r} in access_requests.never_for")
+    return enabled, frozenset(never)
 
 
 def _number(what: str, value: object) -> float:

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 import linkguard
 from linkguard.web.metrics import Metrics
 from linkguard.web.pages import STATIC, render
-from linkguard.web.routes import admin, clicks, confirm, health, verdicts
+from linkguard.web.routes import access, admin, admin_access, clicks, confirm, health, verdicts
 from linkguard.web.routes.verdicts import ApiError, error_response
 from linkguard.web.security import SecurityHeaders, csp
 from linkguard.web.state import AppState
@@ -63,10 +63,13 @@ def create_app(state: AppState) -> FastAPI:
     app.state.metrics = metrics
     app.include_router(clicks.router)
     app.include_router(confirm.router)
+    app.include_router(access.router)
     app.include_router(verdicts.router)
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(admin.pages)
+    app.include_router(admin_access.router)
+    app.include_router(admin_access.pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/theme.css", include_in_schema=False)

@@ -11,6 +11,8 @@ from linkguard.audit import AuditLog
 from linkguard.core.clients import IpMode, ScannerAgents
 from linkguard.core.identity import Identity, IdentityPolicy
 from linkguard.ports import (
+    AccessRequest,
+    AccessRequestStore,
     ApiKeyStore,
     Health,
     ListStore,
@@ -57,7 +59,8 @@ class SignInStart(Protocol):
 class SignInFlow(Protocol):
     """OIDC sign-in (``linkguard.adapters.oidc.OidcRelyingParty``)."""
 
-    async def begin(self, redirect_uri: str, return_to: str = "/") -> SignInStart | Failure: ...
+    async def begin(self, redirect_uri: str, return_to: str = "/", *,
+                    prompt: str | None = None) -> SignInStart | Failure: ...
     async def complete(self, callback_query: Mapping[str, str],
                        pending: str | None) -> Identity | Failure: ...
     def return_to(self, pending: str | None) -> str: ...
@@ -158,6 +161,13 @@ class AppState:
     reload_lists: Callable[[], object] | None = None
     # The admin page's sign-in; None: /admin explains that it is not set up.
     admin: AdminParts | None = None
+    # --- access requests (out-of-band approval of blocks the policy lets admins override)
+    # None: blocked links offer no request (also when ``identity`` is None: who asks must be
+    # known).
+    access: AccessRequestStore | None = None
+    approval_hours: int = 72  # an approval's lifetime unless the admin gives another
+    # Tells the admins of a new request (blocking: called from a worker thread; never raises).
+    notify_access: Callable[[AccessRequest], None] | None = None
 
     @property
     def https(self) -> bool:

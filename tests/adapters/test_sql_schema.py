@@ -18,7 +18,8 @@ from linkguard.adapters.sql.migrate import current_revision, head_revision
 from linkguard.adapters.sql.schema import metadata
 from tests.adapters.conftest import PG_SERVER, create_pg_database, drop_pg_database, pg_url_for
 
-TABLES = {"list_entries", "list_version", "api_keys", "click_events", "audit_events", "nonces"}
+TABLES = {"list_entries", "list_version", "api_keys", "click_events", "audit_events", "nonces",
+          "access_requests"}
 
 
 @pytest.fixture

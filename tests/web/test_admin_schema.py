@@ -17,6 +17,8 @@ from tests.web.conftest import make_settings
 ADMIN = "Bearer " + "w" * 32
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(build_state(make_settings(
     Path(tempfile.mkdtemp()), rate_limit_api="100000/1",
+    # A session secret sets up sign-in, and with it access requests (their routes are here).
+    session_secret="s3ssion-" + "q1w2e3r4t5y6u7i8o9p0" * 2,
     api_keys="writer:" + "w" * 32 + ":admin:read+admin:write"))))
 
 

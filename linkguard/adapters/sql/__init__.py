@@ -1,5 +1,6 @@
 """SQL stores (SQLite, the embedded default, and PostgreSQL) on SQLAlchemy 2 Core + Alembic."""
 
+from linkguard.adapters.sql.access import SqlAccessRequests
 from linkguard.adapters.sql.apikeys import SqlApiKeyStore
 from linkguard.adapters.sql.audit import SqlAuditLog
 from linkguard.adapters.sql.clicklog import CursorError, SqlClickLog
@@ -12,6 +13,7 @@ from linkguard.adapters.sql.watcher import ListWatcher
 __all__ = [
     "CursorError",
     "ListWatcher",
+    "SqlAccessRequests",
     "SqlApiKeyStore",
     "SqlAuditLog",
     "SqlClickLog",

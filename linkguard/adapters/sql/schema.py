@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 
@@ -162,4 +163,36 @@ nonces = Table(
     Column("subject", Text, nullable=False),
     Column("expires", UtcDateTime, nullable=False),
     Index(None, "expires"),
+)
+
+access_requests = Table(
+    "access_requests", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("token_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | approved | denied
+    Column("requester", Text, nullable=False),  # the signed-in e-mail address
+    Column("requester_key", Text, nullable=False),  # lower-cased, for search
+    Column("method", String(16), nullable=False),  # oidc | mailcode
+    Column("justification", Text, nullable=False),
+    Column("recipient", Text, nullable=False, default=""),
+    Column("message_id", Text, nullable=False, default=""),
+    Column("destination", Text, nullable=False, default=""),
+    Column("registrable_domain", Text, nullable=False, default=""),
+    Column("verdict", String(8), nullable=False, default=""),
+    Column("reasons", Text, nullable=False, default=""),  # space-separated reason codes
+    Column("client_ip", Text, nullable=False, default=""),
+    Column("user_agent", Text, nullable=False, default=""),
+    Column("created", UtcDateTime, nullable=False),
+    Column("decided", UtcDateTime, nullable=True),
+    Column("decided_by", Text, nullable=False, default=""),
+    Column("note", Text, nullable=False, default=""),
+    Column("expires", UtcDateTime, nullable=True),
+    # The click path asks "the newest request for this link".
+    Index(None, "token_id", "id"),
+    Index(None, "status", "id"),
+    # At most one pending request per link, whatever two replicas do at the same moment.
+    Index("uq_access_requests_pending_token", "token_id", unique=True,
+          sqlite_where=text("status = 'pending'"),
+          postgresql_where=text("status = 'pending'")),
 )

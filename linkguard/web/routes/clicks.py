@@ -2,19 +2,34 @@
 
 GET (and HEAD) never change anything: a mail scanner fetching the link gets exactly the page a
 person would, and only a POST carrying a CSRF field from that page continues past a warning.
+
+A block that the policy lets admins override (``Policy.overridable``) costs one look-up of the
+link's access request (``routes/access.py``): approved and still running → 303 like an allowed
+link (logged ``approved``); otherwise the block page tells where the request stands or offers
+to make one. Blocks are rare, so the look-up stays off the common path.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from linkguard.core.clients import ClientKind, classify, client_ip_for_log
-from linkguard.core.model import Verdict
-from linkguard.ports import ClickAction, ClickEvent, ClickKind
+from linkguard.core.model import Decision, Verdict
+from linkguard.ports import (
+    AccessRequest,
+    AccessStatus,
+    ClickAction,
+    ClickEvent,
+    ClickKind,
+    StoreUnavailableError,
+)
 from linkguard.service import Click
 from linkguard.web.metrics import Metrics
 from linkguard.web.pages import decision_context, render
@@ -31,6 +46,7 @@ from linkguard.web.security import (
 )
 from linkguard.web.state import AppState
 
+log = logging.getLogger("linkguard.web.clicks")
 router = APIRouter(include_in_schema=False)
 
 _REDIRECT_HEADERS = {"referrer-policy": "no-referrer", "cache-control": "no-store"}
@@ -63,6 +79,37 @@ def rate_limited(request: Request, state: AppState, route: str,
                   message=f"Please wait {seconds} seconds and try again.")
 
 
+@dataclass(frozen=True, slots=True)
+class Override:
+    """Where an overridable block stands: the link's newest access request, if any."""
+
+    request: AccessRequest | None = None
+    unavailable: bool = False  # the store could not be asked: no way through, no new request
+
+
+def overridable(state: AppState, decision: Decision) -> bool:
+    """A block that an approved access request may let through (and that people can ask for:
+    it needs sign-in, to know who asks, and somewhere to keep requests)."""
+    return (state.access is not None and state.identity is not None
+            and decision.url is not None and decision.url.is_http
+            and state.gateway.judge.policy.overridable(
+                decision.verdict, (r.code for r in decision.reasons)))
+
+
+async def override_for(state: AppState, opened: Click) -> Override | None:
+    """The access request of a link whose block can be overridden; None for other links."""
+    decision = opened.decision
+    if opened.state != "ok" or decision is None or decision.verdict != Verdict.BLOCK \
+            or not overridable(state, decision) or state.access is None:
+        return None
+    try:
+        found = await run_in_threadpool(state.access.for_link, opened.token_id)
+    except StoreUnavailableError:
+        log.warning("access requests cannot be read; link %s stays blocked", opened.token_id)
+        return Override(unavailable=True)
+    return Override(found)
+
+
 async def click(request: Request) -> Response:
     """``GET /r/{token}``: the hot path. A plain Starlette route (no FastAPI dependency
     resolution or validation: the token is an opaque string, opened and checked here)."""
@@ -76,7 +123,10 @@ async def click(request: Request) -> Response:
     metrics = metrics_of(request)
     metrics.click_seconds.observe(time.perf_counter() - started)
     kind, _ = classify(client_view(request), state.scanner_agents)
-    response, action = answer(state, request, opened, token, continued=False)
+    override = await override_for(state, opened) if opened.decision is not None \
+        and opened.decision.verdict == Verdict.BLOCK else None
+    response, action = answer(state, request, opened, token, continued=False,
+                              override=override)
     record(state, request, opened, kind, action)
     return response
 
@@ -109,7 +159,7 @@ async def continue_(token: str, request: Request) -> Response:
 
 
 def answer(state: AppState, request: Request, opened: Click, token: str,
-           *, continued: bool) -> tuple[Response, ClickAction]:
+           *, continued: bool, override: Override | None = None) -> tuple[Response, ClickAction]:
     metrics = metrics_of(request)
     if opened.state == "invalid":
         code = opened.error.code if opened.error else "token.invalid"
@@ -131,6 +181,10 @@ def answer(state: AppState, request: Request, opened: Click, token: str,
     url = decision.url
     if verdict <= Verdict.WARN and (url is None or not url.is_http):
         verdict = Verdict.BLOCK  # never redirect anywhere but the web
+    if override is not None and override.request is not None and url is not None \
+            and url.is_http and override.request.lets_through(datetime.now(UTC)):
+        return Response(status_code=303, headers={"location": url.href, **_REDIRECT_HEADERS}), \
+            ClickAction.APPROVED
     if verdict == Verdict.ALLOW or (verdict == Verdict.WARN and continued):
         assert url is not None  # noqa: S101 - checked above
         action = ClickAction.CONTINUED if verdict == Verdict.WARN else ClickAction.REDIRECT
@@ -153,7 +207,22 @@ def answer(state: AppState, request: Request, opened: Click, token: str,
         return render(state, "confirm.html", sign_in_url=sign_in_url,
                       reference=opened.token_id, **context), ClickAction.CONFIRM_REQUIRED
     return render(state, "block.html", status=403, reference=opened.token_id,
-                  **context), ClickAction.BLOCKED
+                  access=access_view(override, token), **context), ClickAction.BLOCKED
+
+
+def access_view(override: Override | None, token: str) -> dict[str, object] | None:
+    """What the block page says about asking for access (None: nothing, not overridable)."""
+    if override is None:
+        return None
+    if override.unavailable:
+        return {"state": "unavailable"}
+    found = override.request
+    if found is None or not found.is_open(datetime.now(UTC)):
+        return {"state": "offer", "url": f"/r/{token}/request",
+                "expired": found is not None}
+    if found.status is AccessStatus.PENDING:
+        return {"state": "pending", "created": found.created, "url": f"/r/{token}/request"}
+    return {"state": "denied", "decided": found.decided, "note": found.note}
 
 
 def record(state: AppState, request: Request, opened: Click, kind: ClientKind,

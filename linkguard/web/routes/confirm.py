@@ -13,6 +13,9 @@ The path of a ``confirm`` link (DESIGN.md, issue 5)::
                                  CSRF field and a one-time nonce issued into the NonceStore
     POST /r/{token}/confirm      CSRF, nonce, binding, consume → 303 to the destination
 
+The same sign-in serves access requests for blocked links (``?for=request``: the flow returns
+to ``/r/{token}/request`` instead of ``/confirm``; see ``routes/access.py``).
+
 GET never consumes anything: scanners and previews fetch every URL they see. The nonce is
 consumed only by the POST, through the NonceStore port, so it works once across replicas; when
 the store cannot answer, the confirmation fails closed. The destination is judged again on every
@@ -51,6 +54,7 @@ from linkguard.web.routes.clicks import (
     _REDIRECT_HEADERS,
     answer,
     app_state,
+    overridable,
     rate_limited,
     record,
 )
@@ -73,6 +77,8 @@ router = APIRouter(include_in_schema=False)
 NONCE_FIELD = "nonce"
 CODE_FIELD = "code"
 CALLBACK_PATH = "/auth/callback"
+# What a sign-in is for: confirming a confirm link, or asking for access to a blocked one.
+CONFIRM, REQUEST = "confirm", "request"
 
 # Refusal codes (stable: they appear in the click log and the audit log; README lists them).
 # The binding's own outcomes (identity_mismatch, identity_outside_org, identity_no_recipient)
@@ -140,28 +146,31 @@ async def sign_in(token: str, request: Request) -> Response:
     limited = rate_limited(request, state, "click", state.click_rate)
     if limited is not None:
         return limited
-    opened, early = await _open_confirm_link(state, request, token)
+    purpose = _purpose(request)
+    opened, early = await open_confirm_link(state, request, token, purpose)
     parts = state.identity
     if early is not None or parts is None:
-        return early or _not_set_up(state, request, opened, token)
+        return early or not_set_up(state, request, opened, token)
     again = "again" in request.query_params  # "sign in as someone else"
-    if not again and _session(parts, request)[0] is not None:
-        return _see_other(f"/r/{token}/confirm")
+    if not again and session_of(parts, request)[0] is not None:
+        return see_other(f"/r/{token}/{purpose}")
     if parts.oidc is not None:
         started = await parts.oidc.begin(state.base_url.rstrip("/") + CALLBACK_PATH,
-                                         return_to=f"/r/{token}/confirm")
+                                         return_to=f"/r/{token}/{purpose}",
+                                         prompt="login" if again else None)
         if isinstance(started, Failure):
             return _sign_in_failed(state, started, opened.token_id)
-        response = _see_other(started.url)
+        response = see_other(started.url)
         response.set_cookie(value=started.pending, **parts.pending_cookie.as_kwargs())
         return response
-    csrf, cookie = _csrf(state, request, opened.token_id)
+    csrf, cookie = page_csrf(state, request, opened.token_id)
     recipient = opened.claims.recipient if opened.claims else None
-    return _with_csrf_cookie(state, request, cookie, render(
-        state, "code_request.html", csrf=csrf, send_action=f"/r/{token}/code/send",
+    return with_csrf_cookie(state, request, cookie, render(
+        state, "code_request.html", csrf=csrf,
+        send_action=f"/r/{token}/code/send{_for(purpose)}",
         masked_recipient=_mask(recipient) if recipient else None,
         local_only=parts.codes_local_only, reference=opened.token_id,
-        **decision_context(_decision(opened))))
+        **decision_context(decision_of(opened))))
 
 
 @router.get(CALLBACK_PATH)
@@ -179,7 +188,7 @@ async def callback(request: Request) -> Response:
     if isinstance(result, Failure):
         response = _sign_in_failed(state, result, None)
     else:
-        response = _see_other(parts.oidc.return_to(pending))
+        response = see_other(parts.oidc.return_to(pending))
         response.set_cookie(value=parts.sessions.dumps(result),
                             **parts.session_cookie.as_kwargs())
     _clear_cookie(response, parts.pending_cookie)
@@ -192,18 +201,19 @@ async def send_code(token: str, request: Request) -> Response:
     limited = rate_limited(request, state, "click", state.click_rate)
     if limited is not None:
         return limited
-    opened, early = await _open_confirm_link(state, request, token)
+    purpose = _purpose(request)
+    opened, early = await open_confirm_link(state, request, token, purpose)
     parts = state.identity
     if early is not None or parts is None or parts.codes is None:
-        return early or _not_set_up(state, request, opened, token)
-    refusal = await _csrf_refusal(state, request, opened)
+        return early or not_set_up(state, request, opened, token)
+    refusal = await csrf_refusal(state, request, opened)
     if refusal is not None:
-        return await _refuse(state, request, opened, token, refusal)
+        return await refuse(state, request, opened, token, refusal)
     recipient = opened.claims.recipient if opened.claims else None
     sent = await run_in_threadpool(parts.codes.send, recipient, client_ip=client_ip(request))
     if isinstance(sent, Failure):
         return _code_failed(state, sent, opened.token_id)
-    response = _see_other(f"/r/{token}/code")
+    response = see_other(f"/r/{token}/code{_for(purpose)}")
     response.set_cookie(value=sent.value, **parts.pending_cookie.as_kwargs())
     return response
 
@@ -214,13 +224,14 @@ async def code_form(token: str, request: Request) -> Response:
     limited = rate_limited(request, state, "click", state.click_rate)
     if limited is not None:
         return limited
-    opened, early = await _open_confirm_link(state, request, token)
+    purpose = _purpose(request)
+    opened, early = await open_confirm_link(state, request, token, purpose)
     parts = state.identity
     if early is not None or parts is None or parts.codes is None:
-        return early or _not_set_up(state, request, opened, token)
+        return early or not_set_up(state, request, opened, token)
     if not request.cookies.get(parts.pending_cookie.key):
-        return _see_other(f"/r/{token}/sign-in")
-    return _code_page(state, request, opened, token, parts)
+        return see_other(f"/r/{token}/sign-in{_for(purpose)}")
+    return _code_page(state, request, opened, token, parts, purpose=purpose)
 
 
 @router.post("/r/{token}/code")
@@ -229,13 +240,14 @@ async def check_code(token: str, request: Request) -> Response:
     limited = rate_limited(request, state, "click", state.click_rate)
     if limited is not None:
         return limited
-    opened, early = await _open_confirm_link(state, request, token)
+    purpose = _purpose(request)
+    opened, early = await open_confirm_link(state, request, token, purpose)
     parts = state.identity
     if early is not None or parts is None or parts.codes is None:
-        return early or _not_set_up(state, request, opened, token)
-    refusal = await _csrf_refusal(state, request, opened)
+        return early or not_set_up(state, request, opened, token)
+    refusal = await csrf_refusal(state, request, opened)
     if refusal is not None:
-        return await _refuse(state, request, opened, token, refusal)
+        return await refuse(state, request, opened, token, refusal)
     typed = (await request.form()).get(CODE_FIELD)
     challenge = request.cookies.get(parts.pending_cookie.key)
     result = await run_in_threadpool(parts.codes.verify, challenge,
@@ -246,12 +258,12 @@ async def check_code(token: str, request: Request) -> Response:
         await _log_refusal(state, request, opened, reason, None)
         if result.code == "wrong_code":  # the same form again: up to five tries
             return _code_page(state, request, opened, token, parts, status=result.status,
-                              error=result.message)
+                              error=result.message, purpose=purpose)
         return render(state, "refused.html", status=result.status,
                       heading="The code was not accepted", message=_sentence(result.message),
                       reason=reason, reference=opened.token_id,
-                      again_url=f"/r/{token}/sign-in")
-    response = _see_other(f"/r/{token}/confirm")
+                      again_url=f"/r/{token}/sign-in{_for(purpose)}")
+    response = see_other(f"/r/{token}/{purpose}")
     response.set_cookie(value=parts.sessions.dumps(result), **parts.session_cookie.as_kwargs())
     _clear_cookie(response, parts.pending_cookie)
     return response
@@ -263,19 +275,19 @@ async def review(token: str, request: Request) -> Response:
     limited = rate_limited(request, state, "click", state.click_rate)
     if limited is not None:
         return limited
-    opened, early = await _open_confirm_link(state, request, token)
+    opened, early = await open_confirm_link(state, request, token)
     parts = state.identity
     if early is not None or parts is None:
-        return early or _not_set_up(state, request, opened, token)
-    identity, _ = _session(parts, request)
+        return early or not_set_up(state, request, opened, token)
+    identity, _ = session_of(parts, request)
     if identity is None:
-        response = _see_other(f"/r/{token}/sign-in")
+        response = see_other(f"/r/{token}/sign-in")
         _clear_cookie(response, parts.session_cookie)
         return response
     binding = bind(identity.email, opened.claims.recipient if opened.claims else None,
                    parts.policy)
     if not binding.allowed:
-        return await _refuse(state, request, opened, token, str(binding.outcome),
+        return await refuse(state, request, opened, token, str(binding.outcome),
                              identity=identity,
                              message=binding.message)
     nonce, key = _new_nonce(state, parts, identity, opened.token_id)
@@ -283,14 +295,14 @@ async def review(token: str, request: Request) -> Response:
         await run_in_threadpool(state.nonces.issue, key, _nonce_subject(identity, opened),
                                 parts.nonce_ttl_s)
     except StoreUnavailableError:
-        return await _refuse(state, request, opened, token, STORE_UNAVAILABLE, identity=identity)
-    decision = _decision(opened)
-    csrf, cookie = _csrf(state, request, opened.token_id)
+        return await refuse(state, request, opened, token, STORE_UNAVAILABLE, identity=identity)
+    decision = decision_of(opened)
+    csrf, cookie = page_csrf(state, request, opened.token_id)
     target = origin_of(decision.url.href) if decision.url else None
-    return _with_csrf_cookie(state, request, cookie, render(
+    return with_csrf_cookie(state, request, cookie, render(
         state, "confirm_review.html", form_targets=(target,) if target else (),
         csrf=csrf, nonce=nonce, confirm_action=f"/r/{token}/confirm", email=identity.email,
-        again_url=f"/r/{token}/sign-in?again=1", reference=opened.token_id,
+        again_url=again_url(token, CONFIRM), reference=opened.token_id,
         dest_label="You are about to open", **decision_context(decision)))
 
 
@@ -300,50 +312,51 @@ async def confirm(token: str, request: Request) -> Response:
     limited = rate_limited(request, state, "click", state.click_rate)
     if limited is not None:
         return limited
-    opened, early = await _open_confirm_link(state, request, token)
+    opened, early = await open_confirm_link(state, request, token)
     parts = state.identity
     if early is not None or parts is None:
-        return early or _not_set_up(state, request, opened, token)
-    identity, present = _session(parts, request)
+        return early or not_set_up(state, request, opened, token)
+    identity, present = session_of(parts, request)
     if identity is None:
-        return await _refuse(state, request, opened, token,
+        return await refuse(state, request, opened, token,
                              SESSION_INVALID if present else SESSION_MISSING)
-    refusal = await _csrf_refusal(state, request, opened)
+    refusal = await csrf_refusal(state, request, opened)
     if refusal is not None:
-        return await _refuse(state, request, opened, token, refusal, identity=identity)
+        return await refuse(state, request, opened, token, refusal, identity=identity)
     value = (await request.form()).get(NONCE_FIELD)
     refusal, key = _read_nonce(state, parts, value if isinstance(value, str) else None,
                                identity, opened.token_id)
     if refusal is not None:
-        return await _refuse(state, request, opened, token, refusal, identity=identity)
+        return await refuse(state, request, opened, token, refusal, identity=identity)
     binding = bind(identity.email, opened.claims.recipient if opened.claims else None,
                    parts.policy)
     if not binding.allowed:
-        return await _refuse(state, request, opened, token, str(binding.outcome),
+        return await refuse(state, request, opened, token, str(binding.outcome),
                              identity=identity,
                              message=binding.message)
     try:
         fresh = await run_in_threadpool(state.nonces.consume, key,
                                         _nonce_subject(identity, opened))
     except StoreUnavailableError:
-        return await _refuse(state, request, opened, token, STORE_UNAVAILABLE, identity=identity)
+        return await refuse(state, request, opened, token, STORE_UNAVAILABLE, identity=identity)
     if not fresh:
-        return await _refuse(state, request, opened, token, NONCE_REPLAYED, identity=identity)
-    url = _decision(opened).url
-    assert url is not None  # noqa: S101 - _open_confirm_link lets only web URLs through
+        return await refuse(state, request, opened, token, NONCE_REPLAYED, identity=identity)
+    url = decision_of(opened).url
+    assert url is not None  # noqa: S101 - open_confirm_link lets only web URLs through
     if not await _audit(state, request, opened, identity, action="click.confirm",
                         outcome="confirmed"):
-        return await _refuse(state, request, opened, token, AUDIT_UNAVAILABLE, identity=identity)
-    _log_click(state, request, opened, ClickAction.CONFIRMED, None)
+        return await refuse(state, request, opened, token, AUDIT_UNAVAILABLE, identity=identity)
+    log_click(state, request, opened, ClickAction.CONFIRMED, None)
     return RedirectResponse(url.href, status_code=303, headers=_REDIRECT_HEADERS)
 
 
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _open_confirm_link(state: AppState, request: Request,
-                             token: str) -> tuple[Click, Response | None]:
-    """The link judged now; an answer when it is not (or no longer) a confirm link.
+async def open_confirm_link(state: AppState, request: Request, token: str,
+                             purpose: str = CONFIRM) -> tuple[Click, Response | None]:
+    """The link judged now; an answer when it is not (or no longer) a confirm link — or, for
+    ``REQUEST``, a blocked link whose block admins may override.
 
     A token that does not open, or a destination that is now allowed, warned or blocked, gets
     what ``GET /r/{token}`` would give (and is logged like it); a confirm verdict for something
@@ -351,29 +364,47 @@ async def _open_confirm_link(state: AppState, request: Request,
     """
     opened = await state.gateway.open(token)
     decision = opened.decision
-    if opened.state == "ok" and decision is not None and decision.verdict == Verdict.CONFIRM:
+    wanted = decision is not None and (
+        decision.verdict == Verdict.CONFIRM if purpose == CONFIRM
+        else overridable(state, decision))
+    if opened.state == "ok" and decision is not None and wanted:
         if decision.url is not None and decision.url.is_http:
             return opened, None
-        _log_click(state, request, opened, ClickAction.BLOCKED, None)
+        log_click(state, request, opened, ClickAction.BLOCKED, None)
         return opened, render(state, "block.html", status=403, reference=opened.token_id,
                               **decision_context(decision))
     response, action = answer(state, request, opened, token, continued=False)
-    _log_click(state, request, opened, action, None)
+    log_click(state, request, opened, action, None)
     return opened, response
 
 
-def _not_set_up(state: AppState, request: Request, opened: Click, token: str) -> Response:
+def _purpose(request: Request) -> str:
+    return REQUEST if request.query_params.get("for") == REQUEST else CONFIRM
+
+
+def _for(purpose: str) -> str:
+    """The query that keeps a sign-in's purpose from one step to the next."""
+    return "?for=request" if purpose == REQUEST else ""
+
+
+def again_url(token: str, purpose: str) -> str:
+    """"Sign in as someone else": a fresh sign-in (OIDC prompt=login) for the same purpose."""
+    return f"/r/{token}/sign-in?for=request&again=1" if purpose == REQUEST \
+        else f"/r/{token}/sign-in?again=1"
+
+
+def not_set_up(state: AppState, request: Request, opened: Click, token: str) -> Response:
     # Only reachable when identity (or the mailed codes) are not configured: today's page.
     response, _ = answer(state, request, opened, token, continued=False)
     return response
 
 
-def _decision(opened: Click) -> Decision:
+def decision_of(opened: Click) -> Decision:
     assert opened.decision is not None  # noqa: S101 - an "ok" click always has one
     return opened.decision
 
 
-def _session(parts: IdentityParts, request: Request) -> tuple[Identity | None, bool]:
+def session_of(parts: IdentityParts, request: Request) -> tuple[Identity | None, bool]:
     """The signed-in identity, and whether a session cookie was sent at all."""
     raw = request.cookies.get(parts.session_cookie.key)
     return parts.sessions.loads(raw), bool(raw)
@@ -431,12 +462,12 @@ def _confirm_csrf_secret(state: AppState) -> bytes:
     return hmac.new(state.csrf_secret, b"linkguard.confirm-csrf", hashlib.sha256).digest()
 
 
-def _csrf(state: AppState, request: Request, token_id: str) -> tuple[str, str]:
+def page_csrf(state: AppState, request: Request, token_id: str) -> tuple[str, str]:
     cookie = request.cookies.get(CSRF_COOKIE) or new_csrf_cookie()
     return csrf_field(_confirm_csrf_secret(state), cookie, token_id), cookie
 
 
-def _with_csrf_cookie(state: AppState, request: Request, cookie: str,
+def with_csrf_cookie(state: AppState, request: Request, cookie: str,
                       response: Response) -> Response:
     if request.cookies.get(CSRF_COOKIE) != cookie:  # same cookie as the warning page's
         response.set_cookie(CSRF_COOKIE, cookie, max_age=8 * 3600, path="/r/",
@@ -444,7 +475,7 @@ def _with_csrf_cookie(state: AppState, request: Request, cookie: str,
     return response
 
 
-async def _csrf_refusal(state: AppState, request: Request, opened: Click) -> str | None:
+async def csrf_refusal(state: AppState, request: Request, opened: Click) -> str | None:
     value = (await request.form()).get(CSRF_FIELD)
     if not isinstance(value, str) or not value:
         return CSRF_MISSING
@@ -456,16 +487,20 @@ async def _csrf_refusal(state: AppState, request: Request, opened: Click) -> str
 
 
 def _code_page(state: AppState, request: Request, opened: Click, token: str,
-               parts: IdentityParts, *, status: int = 200, error: str | None = None) -> Response:
-    csrf, cookie = _csrf(state, request, opened.token_id)
-    return _with_csrf_cookie(state, request, cookie, render(
-        state, "code_enter.html", status=status, csrf=csrf, check_action=f"/r/{token}/code",
-        resend_url=f"/r/{token}/sign-in", error=_sentence(error) if error else None,
+               parts: IdentityParts, *, status: int = 200, error: str | None = None,
+               purpose: str = CONFIRM) -> Response:
+    csrf, cookie = page_csrf(state, request, opened.token_id)
+    return with_csrf_cookie(state, request, cookie, render(
+        state, "code_enter.html", status=status, csrf=csrf,
+        check_action=f"/r/{token}/code{_for(purpose)}",
+        resend_url=f"/r/{token}/sign-in{_for(purpose)}",
+        error=_sentence(error) if error else None,
         local_only=parts.codes_local_only, reference=opened.token_id))
 
 
-async def _refuse(state: AppState, request: Request, opened: Click, token: str, reason: str,
-                  *, identity: Identity | None = None, message: str | None = None) -> Response:
+async def refuse(state: AppState, request: Request, opened: Click, token: str, reason: str,
+                  *, identity: Identity | None = None, message: str | None = None,
+                  purpose: str = CONFIRM) -> Response:
     """A refusal: its own page, a ``refused`` click-log entry and an audit event."""
     await _log_refusal(state, request, opened, reason, identity)
     status, heading, text = _PAGES.get(reason, (403, _BINDING_PAGES.get(
@@ -477,17 +512,17 @@ async def _refuse(state: AppState, request: Request, opened: Click, token: str, 
     return render(state, "refused.html", status=status, headers=headers, heading=heading,
                   message=text, reason=reason, reference=opened.token_id,
                   email=identity.email if identity else None,
-                  again_url=f"/r/{token}/sign-in?again=1" if reason in _BINDING_PAGES else None)
+                  again_url=again_url(token, purpose) if reason in _BINDING_PAGES else None)
 
 
 async def _log_refusal(state: AppState, request: Request, opened: Click, reason: str,
                        identity: Identity | None) -> None:
     log.info("confirmation refused: %s (link %s)", reason, opened.token_id)
-    _log_click(state, request, opened, ClickAction.REFUSED, reason)
+    log_click(state, request, opened, ClickAction.REFUSED, reason)
     await _audit(state, request, opened, identity, action="click.refuse", outcome=reason)
 
 
-def _log_click(state: AppState, request: Request, opened: Click, action: ClickAction,
+def log_click(state: AppState, request: Request, opened: Click, action: ClickAction,
                refusal: str | None) -> None:
     """The click-log entry, with the refusal's code after the verdict's reasons."""
     if refusal is not None and opened.decision is not None:
@@ -546,7 +581,7 @@ def _code_failed(state: AppState, failure: Failure, reference: str) -> Response:
                   reason=f"mailcode_{failure.code}", reference=reference)
 
 
-def _see_other(url: str) -> Response:
+def see_other(url: str) -> Response:
     return RedirectResponse(url, status_code=303, headers={"cache-control": "no-store"})
 
 
