@@ -67,7 +67,7 @@ def parts(request: pytest.FixtureRequest) -> Parts:
     return found
 
 
-def new(token_id: str = "0123456789abcdef", requester: str = "Alice@Corp.test",
+def new(token_id: str = "0123456789abcdef", requester: str = "Alice@Corp.test",  # noqa: S107
         **fields: object) -> NewAccessRequest:
     base = NewAccessRequest(
         token_id=token_id, requester=requester, method="oidc",
@@ -121,7 +121,7 @@ class TestAccessRequestContract:
         first = store.create(new())
         with pytest.raises(DuplicateEntryError):  # pending
             store.create(new(justification="again"))
-        store.create(new(token_id="fedcba9876543210"))  # another link is another matter
+        store.create(new(token_id="fedcba9876543210"))  # noqa: S106 - a link id, another link
         store.decide(first.id, approve=True, actor="a", expires=T0 + timedelta(hours=1))
         with pytest.raises(DuplicateEntryError):  # approved and still running
             store.create(new())

@@ -76,7 +76,31 @@ def test_domain_age_unknown_posture_can_fail_closed() -> None:
     ({"thresholds": {"panic": 1}}, "unknown threshold"),
     ({"colour": "red"}, "unknown policy keys"),
     ({"allowlisted_feed_verdict": "maybe"}, "unknown verdict"),
+    ({"access_requests": True}, "must be a mapping"),
+    ({"access_requests": {"enabled": "yes"}}, "true or false"),
+    ({"access_requests": {"never_for": "list.block"}}, "list of reason codes"),
+    ({"access_requests": {"never_for": ["list.blok"]}}, "unknown reason code 'list.blok'"),
+    ({"access_requests": {"after": 3}}, "unknown access_requests keys"),
 ])
 def test_bad_config_is_a_clear_error(config: dict[str, object], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         Policy.from_config(config)
+
+
+def test_which_blocks_admins_may_override() -> None:
+    policy = Policy()
+    assert policy.overridable(Verdict.BLOCK, ["lookalike.homoglyph", "idn.mixed_script"])
+    assert policy.overridable(Verdict.BLOCK, [])  # reached by the sum of weaker signals
+    for fact in ("list.block", "scheme.dangerous", "url.invalid", "reputation.feed"):
+        assert not policy.overridable(Verdict.BLOCK, ["lookalike.homoglyph", fact]), fact
+    for verdict in (Verdict.ALLOW, Verdict.WARN, Verdict.CONFIRM):
+        assert not policy.overridable(verdict, ["lookalike.typo"])  # nothing to override
+
+
+def test_override_rules_from_config() -> None:
+    off = Policy.from_config({"access_requests": {"enabled": False}})
+    assert not off.overridable(Verdict.BLOCK, ["lookalike.homoglyph"])
+    strict = Policy.from_config({"access_requests": {
+        "never_for": ["list.block", "lookalike.homoglyph"]}})
+    assert not strict.overridable(Verdict.BLOCK, ["lookalike.homoglyph"])
+    assert strict.overridable(Verdict.BLOCK, ["reputation.feed"])  # the admin chose so

@@ -240,6 +240,9 @@ class PolicyOut(BaseModel):
     precedence: list[str]
     checks: list[str]
     list_entries: int
+    access_requests: bool = Field(description="Whether blocked links may be asked for")
+    never_overridable: list[str] = Field(
+        description="Blocks with any of these reasons cannot be approved out of band")
 
 
 class ClickOut(BaseModel):
@@ -610,7 +613,10 @@ async def policy(request: Request, principal: ReadScope) -> PolicyOut:
                      weights=dict(sorted(judge.policy.weights.items())),
                      allowlisted_feed_verdict=str(judge.policy.allowlisted_feed_verdict),
                      precedence=PRECEDENCE, checks=[c.name for c in judge.checks],
-                     list_entries=judge.catalog.lists.size)
+                     list_entries=judge.catalog.lists.size,
+                     access_requests=judge.policy.access_requests
+                     and app_state(request).access is not None,
+                     never_overridable=sorted(judge.policy.never_overridable))
 
 
 # --- clicks ---------------------------------------------------------------------------------
