@@ -504,6 +504,6 @@ async def test_retro_hunt_who_clicked_and_who_confirmed(admin_gw: Gw) -> None:
     assert alice == {
         "recipient": "alice@corp.test", "clicks": 3, "human": 2, "scanner": 1,
         "first": "2026-11-02T09:01:00Z", "last": "2026-11-02T09:06:00Z",
-        "confirmed": True, "continued": False,
+        "confirmed": True, "continued": False, "approved": False,
         "actions": {"confirm_required": 2, "confirmed": 1}}
     assert (bob["recipient"], bob["clicks"], bob["confirmed"]) == ("bob@corp.test", 1, False)

@@ -17,6 +17,7 @@ API (bearer keys; ``admin:read`` for reads, ``admin:write`` for changes)::
     GET    /v1/admin/clicks                click search, newest first, keyset cursor
     GET    /v1/admin/clicks/hunt           who clicked links to a domain since T, who confirmed
     GET    /v1/admin/audit                 the audit log, newest first
+    …/access-requests                      approvals of blocked links: see admin_access.py
 
 Errors are ``{"error", "detail"}``: 401 (no or unknown key), 403 (scope), 404, 409 (duplicate
 entry), 422 (``detail`` is a list of ``{"loc", "msg", "type"}`` with field paths), 503 (a store
@@ -275,6 +276,8 @@ class HuntRow(BaseModel):
     last: datetime
     confirmed: bool
     continued: bool = Field(description="went on past a warning")
+    approved: bool = Field(default=False,
+                           description="went through a block on an admin's approval")
     actions: dict[str, int]
 
 
@@ -677,6 +680,7 @@ def hunt_rows(tallies: Sequence[ClickTally]) -> list[HuntRow]:
                             first=min(t.first for t in group), last=max(t.last for t in group),
                             confirmed=actions[ClickAction.CONFIRMED] > 0,
                             continued=actions[ClickAction.CONTINUED] > 0,
+                            approved=actions[ClickAction.APPROVED] > 0,
                             actions=dict(sorted(actions.items()))))
     return sorted(rows, key=lambda r: (-r.clicks, r.recipient))
 
