@@ -687,10 +687,7 @@ def build_admin_parts(settings: Settings) -> AdminParts | None:
 
 def _add_admin(state: AppState, settings: Settings, storage: Storage,
                list_store: ListStore, watcher: ListWatcher) -> None:
-    from linkguard.adapters.sql.lists import export_yaml  # noqa: PLC0415 - loaded on use
-
     state.list_store = list_store
     state.api_key_store = build_api_key_store(settings, storage)
-    state.export_yaml = export_yaml
     state.reload_lists = watcher.poll_once
     state.admin = build_admin_parts(settings)

@@ -598,7 +598,8 @@ def lists_export(
 ) -> None:
     """Print the list entries in the database."""
     from linkguard.adapters.sql import SqlListStore
-    from linkguard.adapters.sql.lists import export_json, export_yaml
+    from linkguard.adapters.sql.lists import export_json
+    from linkguard.core.lists import export_list_file
     from linkguard.ports import ListSource
 
     if fmt not in ("yaml", "json"):
@@ -611,7 +612,7 @@ def lists_export(
     if fmt == "json":
         typer.echo(json.dumps(export_json(entries), indent=2, ensure_ascii=False))
     else:
-        typer.echo(export_yaml(entries), nl=False)
+        typer.echo(export_list_file(s.entry for s in entries), nl=False)
 
 
 @apikeys_app.command("create")

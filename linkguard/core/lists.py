@@ -249,3 +249,36 @@ def normalise_match(kind_name: str, raw: str, *, subdomains: bool = True) -> tup
         raise ValueError(f"domain {raw!r} is not a registrable domain{hint}; "
                          "use 'host:' for one host name")
     return (MatchKind.DOMAIN if subdomains else MatchKind.DOMAIN_ONLY), host
+
+
+# --- writing the list-file format back (exports, ``linkguard lists export``) ----------------
+
+
+def list_file_fields(entry: ListEntry) -> dict[str, object]:
+    """One entry as a list-file item: ``{domain|host|url_prefix: value, subdomains?, reason?,
+    owner?, expires?}``."""
+    kind_name = "domain" if entry.kind in (MatchKind.DOMAIN, MatchKind.DOMAIN_ONLY) \
+        else str(entry.kind)
+    fields: dict[str, object] = {kind_name: entry.value}
+    if entry.kind is MatchKind.DOMAIN_ONLY:
+        fields["subdomains"] = False
+    if entry.reason:
+        fields["reason"] = entry.reason
+    if entry.owner:
+        fields["owner"] = entry.owner
+    if entry.expires is not None:
+        # A full date-time: a bare date would read back as "through that day" (+1 day).
+        fields["expires"] = entry.expires.isoformat()
+    return fields
+
+
+def export_list_file(entries: Iterable[ListEntry]) -> str:
+    """Entries in the list-file format (allowlists/README.md); ``parse_list_file`` reads the
+    result back to the same entries."""
+    chosen = list(entries)
+    document: dict[str, object] = {"version": 1}
+    for action in Action:
+        items = [list_file_fields(e) for e in chosen if e.action is action]
+        if items:
+            document[str(action)] = items
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1000)

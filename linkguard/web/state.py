@@ -18,7 +18,6 @@ from linkguard.ports import (
     ListStore,
     NonceStore,
     RateLimiter,
-    StoredEntry,
 )
 from linkguard.service import ApiKeyRing, ClickRecorder, Gateway
 
@@ -154,8 +153,6 @@ class AppState:
     # are checked against ``api_keys`` (settings) first, then against ``api_key_store``.
     list_store: ListStore | None = None
     api_key_store: ApiKeyStore | None = None
-    # Entries in the YAML list-file format (the export that `linkguard lists sync` reads).
-    export_yaml: Callable[[Sequence[StoredEntry]], str] | None = None
     # Reload this replica's in-memory lists now (blocking): after a change made here, this
     # replica answers with it at once; the others follow at their next poll.
     reload_lists: Callable[[], object] | None = None

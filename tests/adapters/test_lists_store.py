@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 
 from linkguard.adapters.redis_stores import RedisListNotifier, make_redis
 from linkguard.adapters.sql import ListWatcher, SqlListStore, make_engine
-from linkguard.adapters.sql.lists import entries_from_json, export_json, export_yaml
-from linkguard.core.lists import Action, ListEntry, MatchKind, parse_list_file
+from linkguard.adapters.sql.lists import entries_from_json, export_json
+from linkguard.core.lists import Action, ListEntry, MatchKind, export_list_file, parse_list_file
 from linkguard.ports import (
     AuditLog,
     DuplicateEntryError,
@@ -273,7 +273,7 @@ def test_export_yaml_reads_back_as_the_same_entries(sqlite_list_store: SqlListSt
                                     expires=datetime(2027, 1, 1, 12, 30, tzinfo=UTC)),
                           actor="a")
     stored = sqlite_list_store.entries()
-    text = export_yaml(stored)
+    text = export_list_file(s.entry for s in stored)
     back = parse_list_file(text, "export.yaml")
     key = lambda e: (e.action, e.kind, e.value, e.reason, e.owner, e.expires)  # noqa: E731
     assert sorted(map(key, back)) == sorted(key(s.entry) for s in stored)

@@ -150,9 +150,9 @@ def fresh_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[s
 
 
 def test_db_downgrade_and_upgrade(fresh_env: dict[str, str]) -> None:
-    assert run(fresh_env, "db", "upgrade")[1].strip() == "database at revision 0001"
-    assert run(fresh_env, "db", "downgrade")[1].strip() == "database at revision base"
-    assert run(fresh_env, "db", "upgrade", "0001")[1].strip() == "database at revision 0001"
+    assert run(fresh_env, "db", "upgrade")[1].strip() == "database at revision 0002"
+    assert run(fresh_env, "db", "downgrade")[1].strip() == "database at revision 0001"
+    assert run(fresh_env, "db", "upgrade", "0002")[1].strip() == "database at revision 0002"
     assert run(fresh_env, "db", "downgrade", "base")[1].strip() == "database at revision base"
 
 

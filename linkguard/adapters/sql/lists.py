@@ -294,35 +294,6 @@ def _same_but_line(old: ListEntry, new: ListEntry) -> bool:
 # --- export ---------------------------------------------------------------------------------
 
 
-def _file_fields(entry: ListEntry) -> dict[str, Any]:
-    kind_name = "domain" if entry.kind in (MatchKind.DOMAIN, MatchKind.DOMAIN_ONLY) \
-        else str(entry.kind)
-    fields: dict[str, Any] = {kind_name: entry.value}
-    if entry.kind is MatchKind.DOMAIN_ONLY:
-        fields["subdomains"] = False
-    if entry.reason:
-        fields["reason"] = entry.reason
-    if entry.owner:
-        fields["owner"] = entry.owner
-    if entry.expires is not None:
-        # A full date-time: a bare date would read back as "through that day" (+1 day).
-        fields["expires"] = entry.expires.isoformat()
-    return fields
-
-
-def export_yaml(entries: Sequence[StoredEntry]) -> str:
-    """Entries in the list-file format (allowlists/README.md); ``parse_list_file`` reads
-    the result back to the same entries."""
-    import yaml  # noqa: PLC0415 - only the export needs the emitter
-
-    document: dict[str, Any] = {"version": 1}
-    for action in Action:
-        items = [_file_fields(s.entry) for s in entries if s.entry.action is action]
-        if items:
-            document[str(action)] = items
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1000)
-
-
 def export_json(entries: Sequence[StoredEntry]) -> list[dict[str, Any]]:
     return [{"id": s.id, **entry_json(s.entry, s.origin), "created": s.created.isoformat(),
              "updated": s.updated.isoformat()} for s in entries]

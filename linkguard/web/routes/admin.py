@@ -61,7 +61,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from linkguard.core.listfile import ListFileError
-from linkguard.core.lists import Action, ListEntry, MatchKind, normalise_match, parse_list_file
+from linkguard.core.lists import (
+    Action,
+    ListEntry,
+    MatchKind,
+    export_list_file,
+    normalise_match,
+    parse_list_file,
+)
 from linkguard.core.model import LinkContext
 from linkguard.core.url import host_to_ascii, split_domain
 from linkguard.ports import (
@@ -463,9 +470,8 @@ async def export_entries(request: Request, principal: ReadScope,
     wanted = ListSource(origin) if origin else None
     entries = await call(lists_of(state).entries, origin=wanted)
     if format == "yaml":
-        if state.export_yaml is None:
-            raise ApiError(503, "unavailable", "YAML export is not configured")
-        return Response(state.export_yaml(entries), media_type="application/yaml",
+        return Response(export_list_file(s.entry for s in entries),
+                        media_type="application/yaml",
                         headers={"content-disposition": 'attachment; filename="lists.yaml"'})
     rows = [entry_out(s).model_dump(mode="json") for s in entries]
     return JSONResponse(rows)
