@@ -664,6 +664,76 @@ def apikeys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id.")])
     typer.echo(f"revoked key {key.id} ({key.name})")
 
 
+access_app = typer.Typer(no_args_is_help=True,
+                         help="Access requests: people asking for blocked links.")
+app.add_typer(access_app, name="access")
+
+
+@access_app.command("list")
+def access_list(
+    status: Annotated[str, typer.Option(help="pending, approved, denied or all.")] = "pending",
+) -> None:
+    """List access requests, newest first."""
+    from linkguard.adapters.sql import SqlAccessRequests
+    from linkguard.ports import AccessStatus
+
+    if status not in ("pending", "approved", "denied", "all"):
+        raise _fail(f"--status must be pending, approved, denied or all, not {status!r}")
+    with _storage() as storage:
+        page = SqlAccessRequests(storage.engine).search(
+            status=None if status == "all" else AccessStatus(status), limit=1000)
+    for found in page.items:
+        new = found.request
+        typer.echo(f"{found.id:>5}  {found.created:%Y-%m-%d %H:%M}  {found.status:<8}  "
+                   f"{new.requester}  {new.destination}")
+        typer.echo(f"       reason: {new.justification!r}")
+        if found.decided is not None:
+            typer.echo(f"       decided {found.decided:%Y-%m-%d %H:%M} by {found.decided_by}"
+                       + (f", until {found.expires:%Y-%m-%d %H:%M}" if found.expires else "")
+                       + (f": {found.note!r}" if found.note else ""))
+
+
+def _decide(request_id: int, *, approve: bool, note: str, hours: int | None) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from linkguard.adapters.sql import SqlAccessRequests
+    from linkguard.ports import AlreadyDecidedError, EntryNotFoundError
+    from linkguard.settings import Settings
+
+    settings = Settings()
+    expires = datetime.now(UTC) + timedelta(
+        hours=hours or settings.access_approval_hours) if approve else None
+    try:
+        with _storage() as storage:
+            found = SqlAccessRequests(storage.engine).decide(
+                request_id, approve=approve, actor=_actor(), note=note.strip(), expires=expires)
+    except (EntryNotFoundError, AlreadyDecidedError) as exc:
+        raise _fail(str(exc), 1) from None
+    verb = "approved" if approve else "denied"
+    until = f" until {found.expires:%Y-%m-%d %H:%M} UTC" if found.expires else ""
+    typer.echo(f"{verb} request {found.id} of {found.request.requester}{until}")
+
+
+@access_app.command("approve")
+def access_approve(
+    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    note: Annotated[str, typer.Option(help="For the audit log.")] = "",
+    hours: Annotated[int | None, typer.Option(
+        min=1, max=24 * 90, help="How long the link opens (default: the setting).")] = None,
+) -> None:
+    """Approve: the person's link opens for them until the approval runs out."""
+    _decide(request_id, approve=True, note=note, hours=hours)
+
+
+@access_app.command("deny")
+def access_deny(
+    request_id: Annotated[int, typer.Argument(help="The request's id.")],
+    note: Annotated[str, typer.Option(help="Shown to the person on their next click.")] = "",
+) -> None:
+    """Deny: the person sees the note on their next click."""
+    _decide(request_id, approve=False, note=note, hours=None)
+
+
 def main() -> None:
     app()
 

@@ -199,3 +199,42 @@ def test_syncs_in_other_processes_while_the_api_writes(env: dict[str, str],
         assert store.version() == 11
     finally:
         engine.dispose()
+
+
+def test_access_requests_from_the_cli(env: dict[str, str]) -> None:
+    from linkguard.adapters.sql import SqlAccessRequests, make_engine  # noqa: PLC0415
+    from linkguard.adapters.sql.migrate import ensure_schema  # noqa: PLC0415
+    from linkguard.ports import AccessStatus, NewAccessRequest  # noqa: PLC0415
+
+    engine = make_engine(env["LINKGUARD_DATABASE_URL"])
+    ensure_schema(engine)
+    store = SqlAccessRequests(engine)
+    made = [store.create(NewAccessRequest(
+        token_id=f"{n:016x}", requester="alice@corp.test", method="oidc",
+        justification=f"invoice run {n}", destination=f"https://portal{n}.example/"))
+        for n in (1, 2)]
+    code, out, _ = run(env, "access", "list")
+    assert code == 0
+    assert "https://portal2.example/" in out
+    assert out.index("portal2") < out.index("portal1")  # newest first
+    assert "'invoice run 1'" in out
+    code, out, _ = run(env, "access", "approve", str(made[0].id), "--hours", "5", "--note", "ok")
+    assert code == 0, out
+    assert out.startswith(f"approved request {made[0].id} of alice@corp.test until ")
+    approved = store.get(made[0].id)
+    assert approved.status is AccessStatus.APPROVED
+    assert approved.decided_by.startswith("cli")
+    assert approved.expires is not None
+    code, out, _ = run(env, "access", "deny", str(made[1].id), "--note", "phishing kit")
+    assert (code, store.get(made[1].id).note) == (0, "phishing kit")
+    code, _, err = run(env, "access", "deny", str(made[1].id))
+    assert code == 1
+    assert "already" in err
+    code, _, err = run(env, "access", "approve", "999")
+    assert code == 1
+    assert "no access request 999" in err
+    assert run(env, "access", "list", "--status", "nope")[0] == 2
+    assert run(env, "access", "approve", "1", "--hours", "0")[0] == 2
+    code, out, _ = run(env, "access", "list", "--status", "all")
+    assert out.count("decided") == 2
+    engine.dispose()
