@@ -34,7 +34,6 @@ from linkguard.ports import (
 )
 from linkguard.service import Click
 from linkguard.web.pages import decision_context, render
-from linkguard.web.routes.clicks import app_state, rate_limited
 from linkguard.web.routes.confirm import (
     REQUEST,
     SESSION_INVALID,
@@ -44,11 +43,11 @@ from linkguard.web.routes.confirm import (
     decision_of,
     log_click,
     not_set_up,
-    open_confirm_link,
     page_csrf,
     refuse,
     see_other,
     session_of,
+    step_start,
     with_csrf_cookie,
 )
 from linkguard.web.security import client_ip
@@ -80,14 +79,13 @@ def clean_justification(text: str) -> tuple[str | None, str | None]:
 
 @router.get("/r/{token}/request")
 async def request_form(token: str, request: Request) -> Response:
-    state = app_state(request)
-    limited = rate_limited(request, state, "click", state.click_rate)
-    if limited is not None:
-        return limited
-    opened, early = await open_confirm_link(state, request, token, REQUEST)
-    parts, store = state.identity, state.access
-    if early is not None or parts is None or store is None:
-        return early or not_set_up(state, request, opened, token)
+    step = await step_start(request, token, REQUEST)
+    if isinstance(step, Response):
+        return step
+    state, opened, parts = step
+    store = state.access
+    if store is None:  # overridable() needs one: not reached
+        return not_set_up(state, request, opened, token)
     identity, _ = session_of(parts, request)
     if identity is None:
         return see_other(f"/r/{token}/sign-in?for=request")
@@ -107,14 +105,13 @@ async def request_form(token: str, request: Request) -> Response:
 
 @router.post("/r/{token}/request")
 async def send_request(token: str, request: Request) -> Response:
-    state = app_state(request)
-    limited = rate_limited(request, state, "click", state.click_rate)
-    if limited is not None:
-        return limited
-    opened, early = await open_confirm_link(state, request, token, REQUEST)
-    parts, store = state.identity, state.access
-    if early is not None or parts is None or store is None:
-        return early or not_set_up(state, request, opened, token)
+    step = await step_start(request, token, REQUEST)
+    if isinstance(step, Response):
+        return step
+    state, opened, parts = step
+    store = state.access
+    if store is None:  # overridable() needs one: not reached
+        return not_set_up(state, request, opened, token)
     identity, present = session_of(parts, request)
     if identity is None:
         return await refuse(state, request, opened, token,

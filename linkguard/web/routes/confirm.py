@@ -142,15 +142,11 @@ _BINDING_PAGES: dict[str, str] = {
 
 @router.get("/r/{token}/sign-in")
 async def sign_in(token: str, request: Request) -> Response:
-    state = app_state(request)
-    limited = rate_limited(request, state, "click", state.click_rate)
-    if limited is not None:
-        return limited
-    purpose = _purpose(request)
-    opened, early = await open_confirm_link(state, request, token, purpose)
-    parts = state.identity
-    if early is not None or parts is None:
-        return early or not_set_up(state, request, opened, token)
+    purpose = purpose_of(request)
+    step = await step_start(request, token, purpose)
+    if isinstance(step, Response):
+        return step
+    state, opened, parts = step
     again = "again" in request.query_params  # "sign in as someone else"
     if not again and session_of(parts, request)[0] is not None:
         return see_other(f"/r/{token}/{purpose}")
@@ -197,20 +193,19 @@ async def callback(request: Request) -> Response:
 
 @router.post("/r/{token}/code/send")
 async def send_code(token: str, request: Request) -> Response:
-    state = app_state(request)
-    limited = rate_limited(request, state, "click", state.click_rate)
-    if limited is not None:
-        return limited
-    purpose = _purpose(request)
-    opened, early = await open_confirm_link(state, request, token, purpose)
-    parts = state.identity
-    if early is not None or parts is None or parts.codes is None:
-        return early or not_set_up(state, request, opened, token)
+    purpose = purpose_of(request)
+    step = await step_start(request, token, purpose, codes=True)
+    if isinstance(step, Response):
+        return step
+    state, opened, parts = step
     refusal = await csrf_refusal(state, request, opened)
     if refusal is not None:
         return await refuse(state, request, opened, token, refusal)
     recipient = opened.claims.recipient if opened.claims else None
-    sent = await run_in_threadpool(parts.codes.send, recipient, client_ip=client_ip(request))
+    codes = parts.codes
+    if codes is None:  # step_start checked it already
+        return not_set_up(state, request, opened, token)
+    sent = await run_in_threadpool(codes.send, recipient, client_ip=client_ip(request))
     if isinstance(sent, Failure):
         return _code_failed(state, sent, opened.token_id)
     response = see_other(f"/r/{token}/code{_for(purpose)}")
@@ -220,15 +215,11 @@ async def send_code(token: str, request: Request) -> Response:
 
 @router.get("/r/{token}/code")
 async def code_form(token: str, request: Request) -> Response:
-    state = app_state(request)
-    limited = rate_limited(request, state, "click", state.click_rate)
-    if limited is not None:
-        return limited
-    purpose = _purpose(request)
-    opened, early = await open_confirm_link(state, request, token, purpose)
-    parts = state.identity
-    if early is not None or parts is None or parts.codes is None:
-        return early or not_set_up(state, request, opened, token)
+    purpose = purpose_of(request)
+    step = await step_start(request, token, purpose, codes=True)
+    if isinstance(step, Response):
+        return step
+    state, opened, parts = step
     if not request.cookies.get(parts.pending_cookie.key):
         return see_other(f"/r/{token}/sign-in{_for(purpose)}")
     return _code_page(state, request, opened, token, parts, purpose=purpose)
@@ -236,21 +227,20 @@ async def code_form(token: str, request: Request) -> Response:
 
 @router.post("/r/{token}/code")
 async def check_code(token: str, request: Request) -> Response:
-    state = app_state(request)
-    limited = rate_limited(request, state, "click", state.click_rate)
-    if limited is not None:
-        return limited
-    purpose = _purpose(request)
-    opened, early = await open_confirm_link(state, request, token, purpose)
-    parts = state.identity
-    if early is not None or parts is None or parts.codes is None:
-        return early or not_set_up(state, request, opened, token)
+    purpose = purpose_of(request)
+    step = await step_start(request, token, purpose, codes=True)
+    if isinstance(step, Response):
+        return step
+    state, opened, parts = step
     refusal = await csrf_refusal(state, request, opened)
     if refusal is not None:
         return await refuse(state, request, opened, token, refusal)
     typed = (await request.form()).get(CODE_FIELD)
     challenge = request.cookies.get(parts.pending_cookie.key)
-    result = await run_in_threadpool(parts.codes.verify, challenge,
+    codes = parts.codes
+    if codes is None:  # step_start checked it already
+        return not_set_up(state, request, opened, token)
+    result = await run_in_threadpool(codes.verify, challenge,
                                      typed if isinstance(typed, str) else "",
                                      client_ip=client_ip(request))
     if isinstance(result, Failure):
@@ -271,14 +261,10 @@ async def check_code(token: str, request: Request) -> Response:
 
 @router.get("/r/{token}/confirm")
 async def review(token: str, request: Request) -> Response:
-    state = app_state(request)
-    limited = rate_limited(request, state, "click", state.click_rate)
-    if limited is not None:
-        return limited
-    opened, early = await open_confirm_link(state, request, token)
-    parts = state.identity
-    if early is not None or parts is None:
-        return early or not_set_up(state, request, opened, token)
+    step = await step_start(request, token)
+    if isinstance(step, Response):
+        return step
+    state, opened, parts = step
     identity, _ = session_of(parts, request)
     if identity is None:
         response = see_other(f"/r/{token}/sign-in")
@@ -308,14 +294,10 @@ async def review(token: str, request: Request) -> Response:
 
 @router.post("/r/{token}/confirm")
 async def confirm(token: str, request: Request) -> Response:
-    state = app_state(request)
-    limited = rate_limited(request, state, "click", state.click_rate)
-    if limited is not None:
-        return limited
-    opened, early = await open_confirm_link(state, request, token)
-    parts = state.identity
-    if early is not None or parts is None:
-        return early or not_set_up(state, request, opened, token)
+    step = await step_start(request, token)
+    if isinstance(step, Response):
+        return step
+    state, opened, parts = step
     identity, present = session_of(parts, request)
     if identity is None:
         return await refuse(state, request, opened, token,
@@ -378,7 +360,22 @@ async def open_confirm_link(state: AppState, request: Request, token: str,
     return opened, response
 
 
-def _purpose(request: Request) -> str:
+async def step_start(request: Request, token: str, purpose: str = CONFIRM, *,
+                codes: bool = False) -> tuple[AppState, Click, IdentityParts] | Response:
+    """Every step's start: the rate limit, the link judged now (still a link for this
+    purpose?), and sign-in set up (mailed codes, when ``codes``). An answer when not."""
+    state = app_state(request)
+    limited = rate_limited(request, state, "click", state.click_rate)
+    if limited is not None:
+        return limited
+    opened, early = await open_confirm_link(state, request, token, purpose)
+    parts = state.identity
+    if early is not None or parts is None or (codes and parts.codes is None):
+        return early or not_set_up(state, request, opened, token)
+    return state, opened, parts
+
+
+def purpose_of(request: Request) -> str:
     return REQUEST if request.query_params.get("for") == REQUEST else CONFIRM
 
 
