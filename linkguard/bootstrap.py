@@ -49,7 +49,7 @@ from linkguard.mail import ContextFactory, MailPolicy, Prefetch
 from linkguard.ports import ClickLog, NonceStore, RateLimiter
 from linkguard.rewriter import RewriteContext
 from linkguard.rewriter.sealer import TokenSealer
-from linkguard.service import ApiKeyRing, ClickRecorder, Gateway, Judge
+from linkguard.service import ApiKeyRing, ClickRecorder, ClickRetention, Gateway, Judge
 from linkguard.settings import Settings, parse_rate
 from linkguard.web import AppState, Branding, create_app
 from linkguard.web.state import AdminParts, IdentityParts
@@ -177,6 +177,11 @@ def build_state(settings: Settings | None = None) -> AppState:
         api_rate=parse_rate(settings.rate_limit_api),
     )
     state.on_stop.append(storage.close)  # first in, last out: after everything using it
+    if settings.click_retention_days:
+        retention = ClickRetention(recorder.store, days=settings.click_retention_days,
+                                   interval_s=settings.click_prune_interval_s)
+        state.on_start.append(retention.start)
+        state.on_stop.append(retention.stop)
     state.probes.append(storage.health)
     limiter_health = getattr(limiter, "health", None)
     if callable(limiter_health):

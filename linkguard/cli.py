@@ -524,6 +524,27 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision (
         typer.echo(f"database at revision {migrate.current_revision(storage.engine) or 'base'}")
 
 
+@db_app.command("prune-clicks")
+def db_prune_clicks(
+    older_than_days: Annotated[int | None, typer.Option(
+        min=1, help="Delete clicks older than this (default: LINKGUARD_CLICK_RETENTION_DAYS).")]
+    = None,
+) -> None:
+    """Delete old clicks now (the gateway also does it every hour)."""
+    from datetime import UTC, datetime, timedelta
+
+    from linkguard.adapters.sql import SqlClickLog
+    from linkguard.settings import Settings
+
+    days = older_than_days or Settings().click_retention_days
+    if not days:
+        raise _fail("LINKGUARD_CLICK_RETENTION_DAYS is 0 (keep forever): pass --older-than-days")
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    with _storage() as storage:
+        deleted = SqlClickLog(storage.engine).prune(cutoff)
+    typer.echo(f"deleted {deleted} clicks older than {cutoff:%Y-%m-%d %H:%M} UTC")
+
+
 @lists_app.command("sync")
 def lists_sync(
     paths: Annotated[list[Path], typer.Argument(help="Directories (their *.yaml / *.yml list "

@@ -104,6 +104,10 @@ class ClickLog(Protocol):
         """Every matching click counted by recipient, kind and action, in one grouped pass
         (the retro-hunt: "who clicked links to this domain since Monday, and who confirmed")."""
 
+    def prune(self, before: datetime, *, batch: int = 10_000) -> int:
+        """Delete the clicks older than ``before`` (retention), ``batch`` rows per transaction
+        so a large delete never holds the table for long; the number deleted."""
+
     def ping(self) -> None:
         """Raise when the store cannot be reached (readiness)."""
 

@@ -6,14 +6,16 @@ from settings and adapters, and the web layer and the CLI call them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from cachetools import TTLCache
@@ -28,7 +30,7 @@ from linkguard.core.policy import Policy
 from linkguard.core.tokens import KeyRing, LinkClaims, TokenError, open_token, token_id
 from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
 from linkguard.core.url import ParsedUrl, parse_url
-from linkguard.ports import ClickEvent, ClickLog, FactsSource
+from linkguard.ports import ClickEvent, ClickLog, FactsSource, StoreUnavailableError
 
 log = logging.getLogger("linkguard.service")
 
@@ -317,6 +319,52 @@ class ClickRecorder:
 # --- API keys from settings -------------------------------------------------------------------
 
 API_SCOPES = frozenset({"verdict", "admin:read", "admin:write"})
+
+
+class ClickRetention:
+    """Deletes clicks older than ``days``, once at start and then every ``interval_s``
+    (``start`` and ``stop`` in the app's lifespan). Every replica runs one: deleting rows that
+    another replica deleted a moment ago deletes nothing, so no coordination is needed."""
+
+    def __init__(self, store: ClickLog, *, days: int, interval_s: float = 3600.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        if days < 1:
+            raise ValueError("retention needs at least one day (0 in settings: keep forever)")
+        self.store, self.days, self.interval_s, self._clock = store, days, interval_s, clock
+        self.deleted = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def run_once(self) -> int:
+        """One pass (blocking); the number of clicks deleted. Store errors are logged: the
+        next pass tries again."""
+        cutoff = self._clock() - timedelta(days=self.days)
+        try:
+            deleted = self.store.prune(cutoff)
+        except StoreUnavailableError as exc:
+            log.warning("click retention: %s; trying again in %.0f s", exc, self.interval_s)
+            return 0
+        if deleted:
+            log.info("click retention: deleted %d clicks older than %s", deleted,
+                     cutoff.isoformat(timespec="seconds"))
+        self.deleted += deleted
+        return deleted
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.to_thread(self.run_once)
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(),
+                                                                name="click-retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 @dataclass(frozen=True, slots=True)

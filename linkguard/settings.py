@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     verdict_cache_s: float = Field(default=30.0, ge=0)
     click_queue_size: int = Field(default=10_000, ge=1)
     click_batch_size: int = Field(default=500, ge=1)
+    # Clicks older than this are deleted (recipients and client addresses are personal data);
+    # 0 keeps them forever. Checked every click_prune_interval_s by each replica.
+    click_retention_days: int = Field(default=180, ge=0)
+    click_prune_interval_s: float = Field(default=3600.0, ge=1)
     # Branding of the pages people see.
     brand_logo_url: str | None = None
     brand_color: str = "#1f4e8c"

@@ -82,6 +82,17 @@ class MemoryClickLog:
                            max(seen.last, event.at))
         return list(groups.values())
 
+    def prune(self, before: datetime, *, batch: int = 10_000) -> int:
+        if before.tzinfo is None:
+            raise ValueError("prune needs a timezone-aware UTC time")
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        with self._lock:
+            kept = [e for e in self._events if e.at >= before]
+            deleted = len(self._events) - len(kept)
+            self._events = kept
+        return deleted
+
     def ping(self) -> None:
         return None
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from linkguard.adapters.sql.clicklog import prefix_successor
-from linkguard.ports import ClickAction, ClickEvent, ClickKind, ClickLog, ClickQuery
+from linkguard.ports import (
+    ClickAction,
+    ClickEvent,
+    ClickKind,
+    ClickLog,
+    ClickQuery,
+    StoreUnavailableError,
+)
 
 # Factories of the implementations under contract (fixtures in conftest.py).
 CLICK_LOGS = ["sqlite_click_log", "postgres_click_log", "memory_click_log"]
@@ -249,3 +257,42 @@ class TestTally:
     def test_nothing_matches(self, click_log: ClickLog) -> None:
         click_log.write_batch([event(1)])
         assert click_log.tally(ClickQuery(registrable_domain="nowhere.example")) == []
+
+
+class TestRetention:
+    def test_prune_deletes_only_what_is_older(self, click_log: ClickLog) -> None:
+        base = datetime(2026, 5, 1, tzinfo=UTC)
+        click_log.write_batch([replace(event(i), at=base + timedelta(days=i)) for i in range(10)])
+        cutoff = base + timedelta(days=4)
+        assert click_log.prune(cutoff, batch=3) == 4  # in batches of three: 3 + 1
+        left = everything(click_log, ClickQuery(), limit=100)
+        assert min(e.at for e in left) == cutoff  # the cutoff itself is kept
+        assert len(left) == 6
+        assert click_log.prune(cutoff) == 0  # again: nothing
+
+    def test_prune_refuses_naive_times_and_empty_batches(self, click_log: ClickLog) -> None:
+        with pytest.raises(ValueError, match="timezone"):
+            click_log.prune(datetime(2026, 5, 1))
+        with pytest.raises(ValueError, match="batch"):
+            click_log.prune(datetime(2026, 5, 1, tzinfo=UTC), batch=0)
+
+
+def test_retention_runs_in_the_lifespan_and_survives_a_store_outage() -> None:
+    from linkguard.adapters.memory import MemoryClickLog  # noqa: PLC0415
+    from linkguard.service import ClickRetention  # noqa: PLC0415
+
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    log = MemoryClickLog()
+    log.write_batch([replace(event(i), at=now - timedelta(days=d))
+                     for i, d in enumerate((1, 179, 181, 400))])
+    retention = ClickRetention(log, days=180, interval_s=3600, clock=lambda: now)
+    assert retention.run_once() == 2
+    assert len(log) == 2
+
+    class Down(MemoryClickLog):
+        def prune(self, before: datetime, *, batch: int = 10_000) -> int:  # noqa: ARG002
+            raise StoreUnavailableError("click log: database unavailable")
+
+    assert ClickRetention(Down(), days=1, clock=lambda: now).run_once() == 0
+    with pytest.raises(ValueError, match="at least one day"):
+        ClickRetention(log, days=0)

@@ -238,3 +238,27 @@ def test_access_requests_from_the_cli(env: dict[str, str]) -> None:
     code, out, _ = run(env, "access", "list", "--status", "all")
     assert out.count("decided") == 2
     engine.dispose()
+
+
+def test_prune_clicks_from_the_cli(env: dict[str, str]) -> None:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from linkguard.adapters.sql import SqlClickLog, make_engine  # noqa: PLC0415
+    from linkguard.adapters.sql.migrate import ensure_schema  # noqa: PLC0415
+    from linkguard.ports import ClickAction, ClickEvent, ClickKind, ClickQuery  # noqa: PLC0415
+
+    engine = make_engine(env["LINKGUARD_DATABASE_URL"])
+    ensure_schema(engine)
+    log = SqlClickLog(engine)
+    now = datetime.now(UTC)
+    log.write_batch([ClickEvent(at=now - timedelta(days=days), kind=ClickKind.HUMAN,
+                                action=ClickAction.REDIRECT) for days in (1, 20, 40, 400)])
+    code, out, _ = run(env, "db", "prune-clicks", "--older-than-days", "30")
+    assert (code, out.split()[:2]) == (0, ["deleted", "2"])
+    code, out, _ = run(env, "db", "prune-clicks")  # the setting: 180 days
+    assert (code, out.split()[:2]) == (0, ["deleted", "0"])
+    assert len(log.search(ClickQuery()).events) == 2
+    code, _, err = run({**env, "LINKGUARD_CLICK_RETENTION_DAYS": "0"}, "db", "prune-clicks")
+    assert code == 2
+    assert "keep forever" in err
+    engine.dispose()

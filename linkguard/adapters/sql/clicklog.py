@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Engine, Select, delete, func, select, tuple_
 
 from linkguard.adapters.sql.engine import read_tx, write_tx
 from linkguard.adapters.sql.errors import ping, unavailable_as_store_error
@@ -174,6 +174,22 @@ class SqlClickLog:
         return [ClickTally(recipient, ClickKind(kind), ClickAction(action), int(count),
                            _aware(first), _aware(last))
                 for recipient, kind, action, count, first, last in rows]
+
+    def prune(self, before: datetime, *, batch: int = 10_000) -> int:
+        if before.tzinfo is None:
+            raise ValueError("prune needs a timezone-aware UTC time")
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        c = click_events.c
+        total = 0
+        while True:  # oldest first, through the (at, id) index, one short transaction each
+            oldest = select(c.id).where(c.at < before).order_by(c.at, c.id).limit(batch)
+            with unavailable_as_store_error("click log"), write_tx(self._engine) as connection:
+                deleted = connection.execute(
+                    delete(click_events).where(c.id.in_(oldest.scalar_subquery()))).rowcount
+            total += deleted
+            if deleted < batch:
+                return total
 
     def ping(self) -> None:
         ping(self._engine, "click log")
