@@ -110,6 +110,7 @@ class RedisRateLimiter:
 
     def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._prefix = prefix + "rate:"
+        self._client = client
         self._hit = client.register_script(_HIT)
 
     def hit(self, key: str, *, limit: int, window_s: float) -> float | None:
@@ -117,6 +118,10 @@ class RedisRateLimiter:
         with _unavailable("rate limiter"):
             count, ttl_ms = self._hit(keys=[self._prefix + key], args=[window_ms])
         return None if int(count) <= limit else max(int(ttl_ms), 1) / 1000
+
+    def ping(self) -> None:
+        with _unavailable("rate limiter"):
+            self._client.ping()
 
 
 class _Outage:
@@ -192,6 +197,16 @@ class FallbackRateLimiter:
         return self._local.hit(key, limit=limit, window_s=window_s)
 
     def health(self) -> Health:
+        # A replica without traffic would report the outage until its next request: the
+        # readiness probe itself tries Redis again (at most once per retry interval).
+        ping = getattr(self._shared, "ping", None)
+        if self._outage.down and callable(ping) and self._outage.should_try():
+            try:
+                ping()
+            except StoreUnavailableError as error:
+                self._outage.failed(error)
+            else:
+                self._outage.recovered()
         return self._outage.health()
 
 

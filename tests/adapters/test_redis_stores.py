@@ -135,6 +135,23 @@ class TestFallbackRateLimiter:
         assert local.calls == 2
         assert not limiter.health().degraded
         assert limiter.hit("k", limit=1, window_s=60) is not None
+        client.close()
+
+    def test_an_idle_replica_sees_redis_return(self, redis_server: RedisServer) -> None:
+        client = make_redis(redis_server.url, timeout_s=0.3)
+        local, clock = Counting(), Clock()
+        limiter = FallbackRateLimiter(RedisRateLimiter(client), local, retry_s=5, clock=clock)
+        redis_server.stop()
+        limiter.hit("k", limit=1, window_s=60)
+        assert limiter.health().degraded
+        redis_server.start()
+        assert limiter.health().degraded  # within the retry interval: not asked yet
+        clock.now += 5
+        assert not limiter.health().degraded  # the probe asked Redis: no request needed
+        assert local.calls == 1
+        assert limiter.hit("k", limit=1, window_s=60) is None  # counted in Redis again
+        assert local.calls == 1
+        client.close()
 
 
 class TestTieredCache:
@@ -214,4 +231,7 @@ class TestTieredCache:
         clock.now += 5
         cache.set("k2", b"w", 600)
         assert not cache.health().degraded
-        assert redis.Redis.from_url(redis_server.url).get("linkguard:cache:v:k2") == b"w"
+        direct = redis.Redis.from_url(redis_server.url)
+        assert direct.get("linkguard:cache:v:k2") == b"w"
+        direct.close()
+        client.close()
