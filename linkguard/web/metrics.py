@@ -30,6 +30,10 @@ class Metrics:
         self._click_children: dict[tuple[str, str], Counter] = {}
         self.api_verdicts = Counter("linkguard_api_verdicts", "Verdicts given by the API",
                                     ["verdict"], registry=self.registry)
+        self.access_requests = Counter(
+            "linkguard_access_requests", "Access requests for blocked links: requested, "
+            "approved, denied, and clicks let through on an approval", ["event"],
+            registry=self.registry)
 
     def click(self, verdict: str, kind: str) -> None:
         child = self._click_children.get((verdict, kind))

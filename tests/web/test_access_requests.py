@@ -145,6 +145,9 @@ async def test_ask_approve_and_the_next_click_passes(gw: Gw, sink: tuple[Sink, i
     audit = gw.state.audit.recent(object_type="access_request")  # type: ignore[union-attr]
     assert [(e.action, e.actor) for e in audit] == [
         ("access.approve", "api-key:writer"), ("access.request", f"mailcode:{ALICE}")]
+    metrics = (await gw.client.get("/metrics")).text
+    for event in ("requested", "approved", "let_through"):
+        assert f'linkguard_access_requests_total{{event="{event}"}} ' in metrics, event
     # Deciding twice is a conflict.
     again = await gw.client.post(f"/v1/admin/access-requests/{request_id}/deny",
                                  headers=api(WRITER))

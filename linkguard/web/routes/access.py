@@ -34,6 +34,7 @@ from linkguard.ports import (
 )
 from linkguard.service import Click
 from linkguard.web.pages import decision_context, render
+from linkguard.web.routes.clicks import metrics_of
 from linkguard.web.routes.confirm import (
     REQUEST,
     SESSION_INVALID,
@@ -148,6 +149,7 @@ async def send_request(token: str, request: Request) -> Response:
     log.info("access requested for link %s by %s (request %d)", opened.token_id,
              identity.email, created.id)
     log_click(state, request, opened, ClickAction.ACCESS_REQUESTED, None)
+    metrics_of(request).access_requests.labels("requested").inc()
     if state.notify_access is not None:
         await run_in_threadpool(_notify, state, created)
     return see_other(f"/r/{token}/request")

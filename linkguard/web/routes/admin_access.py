@@ -43,7 +43,7 @@ from linkguard.web.routes.admin import (
     actor_of,
     call,
 )
-from linkguard.web.routes.clicks import app_state
+from linkguard.web.routes.clicks import app_state, metrics_of
 from linkguard.web.routes.verdicts import ApiError
 from linkguard.web.state import AppState
 
@@ -115,9 +115,10 @@ def access_of(state: AppState) -> AccessRequestStore:
     return state.access
 
 
-async def decide(state: AppState, request_id: int, *, approve: bool, actor: str, note: str,
+async def decide(request: Request, request_id: int, *, approve: bool, actor: str, note: str,
                  hours: int | None = None) -> AccessRequest:
     """Approve or deny through the store; the API's and the page's one path."""
+    state = app_state(request)
     store = access_of(state)
     found = await call(store.get, request_id)
     own = actor.removeprefix("oidc:").strip().lower()
@@ -126,10 +127,12 @@ async def decide(state: AppState, request_id: int, *, approve: bool, actor: str,
     expires = datetime.now(UTC) + timedelta(hours=hours or state.approval_hours) \
         if approve else None
     try:
-        return await call(store.decide, request_id, approve=approve, actor=actor,
-                          note=note.strip(), expires=expires)
+        decided = await call(store.decide, request_id, approve=approve, actor=actor,
+                             note=note.strip(), expires=expires)
     except AlreadyDecidedError as exc:
         raise ApiError(409, "conflict", str(exc)) from None
+    metrics_of(request).access_requests.labels("approved" if approve else "denied").inc()
+    return decided
 
 
 # --- API ------------------------------------------------------------------------------------
@@ -163,7 +166,7 @@ async def get_request(request_id: RowId, request: Request, principal: ReadScope)
 async def approve(request_id: RowId, request: Request, principal: WriteScope,
                   body: ApproveIn | None = None) -> AccessOut:
     body = body or ApproveIn()
-    return access_out(await decide(app_state(request), request_id, approve=True,
+    return access_out(await decide(request, request_id, approve=True,
                                    actor=actor_of(principal), note=body.note,
                                    hours=body.valid_for_hours))
 
@@ -173,7 +176,7 @@ async def approve(request_id: RowId, request: Request, principal: WriteScope,
 async def deny(request_id: RowId, request: Request, principal: WriteScope,
                body: DenyIn | None = None) -> AccessOut:
     body = body or DenyIn()
-    return access_out(await decide(app_state(request), request_id, approve=False,
+    return access_out(await decide(request, request_id, approve=False,
                                    actor=actor_of(principal), note=body.note))
 
 
@@ -230,7 +233,7 @@ async def decide_from_page(request_id: RowId, request: Request) -> Response:
             f"Choose approve or deny, a note under {MAX_NOTE} characters and 1 to "
             f"{MAX_APPROVAL_HOURS} hours."))
     try:
-        await decide(state, request_id, approve=choice == "approve", actor=admin.who,
+        await decide(request, request_id, approve=choice == "approve", actor=admin.who,
                      note=note, hours=int(hours_text) if hours_text else None)
     except ApiError as exc:
         return await _access_page(state, request, admin, status=exc.status,

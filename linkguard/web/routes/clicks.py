@@ -127,6 +127,8 @@ async def click(request: Request) -> Response:
         and opened.decision.verdict == Verdict.BLOCK else None
     response, action = answer(state, request, opened, token, continued=False,
                               override=override)
+    if action is ClickAction.APPROVED:
+        metrics.access_requests.labels("let_through").inc()
     record(state, request, opened, kind, action)
     return response
 
