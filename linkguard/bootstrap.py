@@ -6,6 +6,7 @@ The only module that reads ``Settings``. Everything it builds is passed down as 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import secrets
 import time
@@ -174,6 +175,8 @@ def build_state(settings: Settings | None = None) -> AppState:
         ip_mode=settings.client_ip_mode,
         scanner_agents=ScannerAgents((*DEFAULT_SCANNER_AGENTS, *settings.scanner_agents)),
         click_rate=parse_rate(settings.rate_limit_clicks),
+        ops_allow=None if "*" in settings.ops_allow else tuple(
+            ipaddress.ip_network(n, strict=False) for n in settings.ops_allow),
         api_rate=parse_rate(settings.rate_limit_api),
     )
     state.on_stop.append(storage.close)  # first in, last out: after everything using it

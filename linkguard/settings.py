@@ -5,6 +5,7 @@ Only ``bootstrap`` reads it; everything else receives plain values.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
     # forwarded_allow_ips): addresses or CIDRs, comma separated; "*" trusts every peer.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Who may read /metrics and /readyz (addresses or CIDRs; "*" everyone): the probes and
+    # the scraper run inside the network, the people clicking links do not. Others get 404.
+    ops_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [
+        "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+        "100.64.0.0/10", "fc00::/7", "fe80::/10"])
     # Extra User-Agent substrings of mail scanners and link previews (added to the built-in list).
     scanner_agents: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Per-client request limits: "<count>/<seconds>".
@@ -96,7 +102,7 @@ class Settings(BaseSettings):
 
     @field_validator("list_files", "brand_files", "org_domains", "disabled_checks",
                      "do_not_rewrite", "do_not_rewrite_files", "trusted_proxies",
-                     "scanner_agents", mode="before")
+                     "scanner_agents", "ops_allow", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -228,6 +234,14 @@ class Settings(BaseSettings):
             if problem:
                 raise ValueError(f"LINKGUARD_SESSION_SECRET {problem}")
         return self
+
+    @field_validator("ops_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item != "*":
+                ipaddress.ip_network(item, strict=False)  # ValueError names the bad one
+        return value
 
     @field_validator("brand_color")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -138,6 +139,8 @@ class AppState:
     ip_mode: IpMode = "truncate"
     scanner_agents: ScannerAgents = field(default_factory=ScannerAgents)
     click_rate: tuple[int, float] = (120, 60.0)
+    # Networks that may read /metrics and /readyz; None: everyone.
+    ops_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None = None
     api_rate: tuple[int, float] = (600, 60.0)
     # Readiness probes beyond the built-in ones (stores, caches): each returns one Health or
     # several.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,8 @@ from starlette.responses import JSONResponse, Response
 
 from linkguard.ports import Health
 from linkguard.web.routes.clicks import app_state, metrics_of
+from linkguard.web.security import client_ip
+from linkguard.web.state import AppState
 
 router = APIRouter(tags=["operations"])
 
@@ -23,6 +26,8 @@ async def healthz() -> dict[str, str]:
             responses={503: {"description": "A store the gateway needs does not answer"}})
 def readyz(request: Request) -> Response:
     state = app_state(request)
+    if not _from_ops(state, request):
+        return _not_found()
     # A nonce store that does not answer (Redis down) leaves the click path serving: the
     # replica stays ready, degraded, and confirmations fail closed. Reporting it as not ready
     # would take every replica out of the load balancer at once when the shared Redis is down.
@@ -64,5 +69,24 @@ def _probe(name: str, ping: Callable[[], None], *, degraded_when_down: bool = Fa
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
+    if not _from_ops(app_state(request), request):
+        return _not_found()
     return Response(generate_latest(metrics_of(request).registry),
                     media_type=CONTENT_TYPE_LATEST)
+
+
+def _from_ops(state: AppState, request: Request) -> bool:
+    """Readiness details and metrics are for the orchestrator and the scraper inside the
+    network (LINKGUARD_OPS_ALLOW), not for whoever clicks a link. The address is the one
+    uvicorn settled on after trusted proxies' X-Forwarded-For."""
+    if state.ops_allow is None:
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    return any(address in network for network in state.ops_allow)
+
+
+def _not_found() -> Response:
+    return JSONResponse({"error": "not_found", "detail": "Not Found"}, status_code=404)
