@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -231,10 +232,19 @@ def serve(
     except (ValueError, KeyConfigError, ListFileError) as exc:
         raise _fail(str(exc)) from None
     trusted = ",".join(settings.trusted_proxies)
+    # uvicorn drains on SIGTERM, then raises the signal again so the default action ends the
+    # process (status 143). A stop asked for and carried out is a success: exit 0 instead, so
+    # orchestrators and init systems do not record every rollout as a failure.
+    signal.signal(signal.SIGTERM, _stopped_cleanly)
     uvicorn.run(application, host=host or settings.host, port=port or settings.port,
                 proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
                 access_log=access_log, server_header=False, timeout_graceful_shutdown=10,
                 log_level="info")
+
+
+def _stopped_cleanly(signum: int, frame: object) -> None:
+    del signum, frame
+    raise SystemExit(0)
 
 
 # --- facts from outside (RDAP, feeds, redirects) ------------------------------------------

@@ -424,7 +424,7 @@ def test_a_replica_stopped_with_sigterm_writes_every_accepted_click(shared: Shar
     rows = shared.psql("SELECT count(*) FROM click_events WHERE message_id = %s", message_id)
     print(f"\nSIGTERM: {served} clicks answered, {pending:.0f} not yet written at the signal, "
           f"{rows[0][0]} rows after exit (status {code})")
-    assert code in (0, -15), replica.log()  # uvicorn re-raises SIGTERM after a clean shutdown
+    assert code == 0, replica.log()  # a stop asked for and carried out exits 0
     assert "Application shutdown complete" in replica.log()
     assert rows == [(served,)]
 
