@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sys
@@ -20,6 +21,7 @@ from linkguard.core.reasons import REASONS
 if TYPE_CHECKING:
     from linkguard.bootstrap import Storage
     from linkguard.service import Judge
+    from linkguard.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="linkguard: rewrite links in mail and judge them at click time.")
@@ -61,9 +63,14 @@ def check(
 
     Exit status is 0 whatever the verdicts; a malformed URL is a result, not an error.
     """
-    del offline  # no outside facts are consulted yet: every run is offline
+    from linkguard.settings import Settings
+
     judge = _judge()
     context = LinkContext(display_text=text, recipient=recipient)
+    settings = Settings()
+    if not offline and settings.facts_enabled:
+        asyncio.run(_check_online(judge, settings, urls, context, as_json=as_json))
+        return
     now = datetime.now(UTC)
     out = sys.stdout
     for url in _inputs(urls):
@@ -72,6 +79,47 @@ def check(
         out.write(line + "\n")
         if not as_json or urls == ["-"]:
             out.flush()
+
+
+ONLINE_WINDOW = 32  # URLs whose facts are gathered at once; results stay in input order
+
+
+async def _check_online(judge: Judge, settings: Settings, urls: list[str],
+                        context: LinkContext, *, as_json: bool) -> None:
+    """Each URL with the gateway's outside facts (RDAP domain age, feeds, redirect chains),
+    within the same per-URL budget as a click. Feeds come from the local download cache
+    (`linkguard feeds update`); nothing here is cached between runs."""
+    from linkguard.bootstrap import build_facts
+    from linkguard.core.model import OFFLINE
+
+    facts = build_facts(settings, catalog=judge.catalog)
+
+    async def one(url: str) -> Decision:
+        decision = judge.judge(url, context=context)
+        if decision.url is None or not decision.url.is_http:
+            return decision
+        found = await facts.gather(decision.url, budget_s=facts.budget_s)
+        if found is OFFLINE:
+            return decision
+        return judge.judge_with_facts(decision, decision.url, found, context=context)
+
+    async def flush(batch: list[str]) -> None:
+        for url, decision in zip(batch, await asyncio.gather(*map(one, batch)), strict=True):
+            sys.stdout.write((_json_line(url, decision) if as_json
+                              else _table_line(url, decision)) + "\n")
+        sys.stdout.flush()
+
+    try:
+        batch: list[str] = []
+        for url in _inputs(urls):
+            batch.append(url)
+            if len(batch) >= ONLINE_WINDOW:
+                await flush(batch)
+                batch = []
+        if batch:
+            await flush(batch)
+    finally:
+        await facts.aclose()
 
 
 def _inputs(urls: Iterable[str]) -> Iterator[str]:

@@ -62,6 +62,19 @@ class Judge:
                             now=now or datetime.now(UTC), context=context, facts=facts)
         return replace(decision, unwrapped_from=layers) if layers else decision
 
+    def judge_with_facts(self, first: Decision, url: ParsedUrl, facts: Facts, *,
+                         context: LinkContext | None = None,
+                         now: datetime | None = None) -> Decision:
+        """Judge the link again with what was learnt outside; behind a redirect chain, judge
+        where it ends too and keep the stricter verdict, so an admin entry for the link itself
+        (a blocked shortener code) still counts."""
+        here = self.judge(url, context=context, facts=facts, now=now)
+        if len(facts.redirect_chain) > 1:
+            there = self.judge(facts.redirect_chain[-1], context=context, facts=facts, now=now)
+            if (there.verdict, there.score) >= (here.verdict, here.score):
+                here = there
+        return replace(here, unwrapped_from=first.unwrapped_from)
+
     def with_entries(self, extra: Iterable[ListEntry]) -> Judge:
         """This judge with admin list entries added (from the database: synced files and the
         admin API). Only the list check is rebuilt; the brand index and the rest are shared."""
@@ -167,7 +180,8 @@ class Gateway:
         if self.facts is not None and decision.url is not None and decision.url.is_http:
             facts = await self.facts.gather(decision.url, budget_s=self.facts_budget_s)
             if facts is not OFFLINE:
-                decision = self._with_facts(decision, decision.url, ctx, facts)
+                decision = self.judge.judge_with_facts(decision, decision.url, facts,
+                                                       context=ctx)
         with self._lock:
             # Lists reloaded while this was judged (another thread, or during the facts'
             # await): the verdict may come from the old lists, so answer it once but do not
@@ -176,17 +190,6 @@ class Gateway:
                 self._cache[key] = decision
         return decision
 
-    def _with_facts(self, first: Decision, url: ParsedUrl, ctx: LinkContext,
-                    facts: Facts) -> Decision:
-        """Judge the link with what was learnt outside; behind a redirect chain, judge where
-        it ends too and keep the stricter verdict, so an admin entry for the link itself (a
-        blocked shortener code) still counts."""
-        here = self.judge.judge(url, context=ctx, facts=facts)
-        if len(facts.redirect_chain) > 1:
-            there = self.judge.judge(facts.redirect_chain[-1], context=ctx, facts=facts)
-            if (there.verdict, there.score) >= (here.verdict, here.score):
-                here = there
-        return replace(here, unwrapped_from=first.unwrapped_from)
 
 
 # --- the click log, off the hot path --------------------------------------------------------

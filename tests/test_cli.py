@@ -20,6 +20,13 @@ from linkguard.settings import default_shipped_lists_dir
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def no_outside_facts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check` without --offline asks RDAP and feeds; these tests stay on this machine
+    (tests/adapters/test_network_facts.py runs the online mode against local servers)."""
+    monkeypatch.setenv("LINKGUARD_FACTS_ENABLED", "false")
+
+
 def _json_lines(output: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 

@@ -222,3 +222,29 @@ def test_cli_feeds_update(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert runner.invoke(app, ["feeds", "update"]).exit_code == 1
     monkeypatch.setenv("LINKGUARD_FEED_SOURCES", "rss:https://x.example/")
     assert runner.invoke(app, ["feeds", "update"]).exit_code == 2
+
+
+def test_cli_check_online_asks_rdap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`linkguard check` without --offline judges with the domain's age, like a click."""
+    registered = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    with serving() as server:
+        server.route("/rdap/domain/young-shop.com",
+                     Reply(200, domain_object("young-shop.com", registered)))
+        server.route("/rdap/domain/old-shop.com",
+                     Reply(200, domain_object("old-shop.com", "2001-01-01T00:00:00Z")))
+        bootstrap = tmp_path / "dns.json"
+        bootstrap.write_text(json.dumps({"services": [[["com"], [f"{server.base}/rdap/"]]]}),
+                             encoding="utf-8")
+        monkeypatch.setenv("LINKGUARD_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("LINKGUARD_RDAP_BOOTSTRAP_FILE", str(bootstrap))
+        monkeypatch.setenv("LINKGUARD_FEED_SOURCES", "")
+        online = runner.invoke(app, ["check", "--json", "https://young-shop.com/",
+                                     "https://old-shop.com/"])
+        offline = runner.invoke(app, ["check", "--json", "--offline", "https://young-shop.com/"])
+    assert online.exit_code == 0, online.output
+    young, old = (json.loads(line) for line in online.output.splitlines())
+    assert (young["url"], old["url"]) == ("https://young-shop.com/", "https://old-shop.com/")
+    assert "domain.young" in [r["code"] for r in young["reasons"]]
+    assert young["verdict"] != "allow"
+    assert old["verdict"] == "allow"
+    assert "domain.young" not in offline.output
