@@ -6,25 +6,12 @@ click reaches the destination."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-from linkguard.bootstrap import build_state
-from linkguard.core.tokens import KeyRing, LinkClaims, seal
 from linkguard.ports import ClickAction, ClickQuery
-from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, start_provider
-from tests.support.smtp_sink import free_port
-from tests.web.conftest import KEY_SPEC, make_settings
-from tests.web.test_confirm_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    Destination,
-    destination_server,
-    serve,
-)
+from tests.web.test_confirm_browser import Destination, browsing, sealed
 
 # A homoglyph of a protected brand on plain http (the stand-in destination speaks http only):
 # blocked by the heuristics, a block admins may override.
@@ -33,71 +20,47 @@ OPS = "o" * 32
 
 
 def test_ask_for_access_in_chromium(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with start_provider(redirect_uris=[base + "/auth/callback"]) as provider, \
-            destination_server() as proxy_port:
-        state = build_state(make_settings(
-            tmp_path, base_url=base, oidc_issuer=provider.issuer, oidc_client_id=CLIENT_ID,
-            oidc_client_secret=CLIENT_SECRET, session_secret="Zq8" + "x7Kp2mW9vR4tY6uB3nL5" * 2,
-            api_keys=f"ops:{OPS}:admin:read+admin:write"))
-        token = seal(LinkClaims(url=BLOCKED_LOOKALIKE, issued_at=int(time.time()),
-                                recipient="alice@corp.example", message_id="<m1@corp.test>"),
-                     KeyRing.parse(KEY_SPEC))
-        link = f"{base}/r/{token}"
-        Destination.seen = []
-        with serve(state, port), sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[*CHROMIUM_ARGS, f"--proxy-server=http://127.0.0.1:{proxy_port}"])
-            try:
-                page = browser.new_page()
-                response = page.goto(link)
-                assert response is not None
-                assert response.status == 403
-                assert page.locator("h1").inner_text() == "This link has been blocked"
-                page.click("#request-access")
-                # Bob opens Alice's forwarded link and signs in as himself.
-                page.wait_for_url(provider.issuer + "/interaction/**")
-                page.select_option('select[name="login"]', "bob")
-                page.click('button[type="submit"]')
-                page.wait_for_url(f"{link}/request")
-                assert page.locator("#reason").inner_text() == "identity_mismatch"
-                # "Sign in as someone else": the provider must ask again, not reuse Bob.
-                page.click("#sign-in-again")
-                page.wait_for_url(provider.issuer + "/interaction/**")
-                page.select_option('select[name="login"]', "alice")
-                page.click('button[type="submit"]')
-                page.wait_for_url(f"{link}/request")
-                assert "Alice@corp.example" in page.content()
-                page.fill("#justification", "Our payment provider's new portal, per the "
-                                            "supplier's mail.")
-                page.screenshot(path=str(tmp_path / "access-request.png"), full_page=True)
-                page.click("#send-request")
-                page.wait_for_url(f"{link}/request")
-                assert page.locator("#access-pending").is_visible()
-                # The admin approves through the API.
-                with httpx.Client(base_url=base, headers={"authorization": f"Bearer {OPS}"},
-                                  timeout=10) as admin:
-                    pending = admin.get("/v1/admin/access-requests",
-                                        params={"status": "pending"}).json()["items"]
-                    assert [p["requester"] for p in pending] == ["Alice@corp.example"]
-                    approved = admin.post(
-                        f"/v1/admin/access-requests/{pending[0]['id']}/approve",
-                        json={"note": "checked with the supplier"})
-                    assert approved.status_code == 200, approved.text
-                # The next click reaches the destination.
-                page.goto(link)
-                page.wait_for_url(BLOCKED_LOOKALIKE)
-                assert page.locator("h1").inner_text() == "destination reached"
-            finally:
-                browser.close()
-        assert BLOCKED_LOOKALIKE in Destination.seen
-        state.recorder.flush()
-        actions = [e.action for e in state.recorder.store.search(ClickQuery()).events]
-        assert actions[0] is ClickAction.APPROVED  # newest first
-        assert ClickAction.ACCESS_REQUESTED in actions
-        assert ClickAction.REFUSED in actions
+    with browsing(tmp_path, api_keys=f"ops:{OPS}:admin:read+admin:write") as run:
+        base, provider, page = run.base, run.provider, run.page
+        link = f"{base}/r/{sealed(BLOCKED_LOOKALIKE)}"
+        response = page.goto(link)
+        assert response is not None
+        assert response.status == 403
+        assert page.locator("h1").inner_text() == "This link has been blocked"
+        page.click("#request-access")
+        # Bob opens Alice's forwarded link and signs in as himself.
+        page.wait_for_url(provider.issuer + "/interaction/**")
+        page.select_option('select[name="login"]', "bob")
+        page.click('button[type="submit"]')
+        page.wait_for_url(f"{link}/request")
+        assert page.locator("#reason").inner_text() == "identity_mismatch"
+        # "Sign in as someone else": the provider must ask again, not reuse Bob.
+        page.click("#sign-in-again")
+        page.wait_for_url(provider.issuer + "/interaction/**")
+        page.select_option('select[name="login"]', "alice")
+        page.click('button[type="submit"]')
+        page.wait_for_url(f"{link}/request")
+        assert "Alice@corp.example" in page.content()
+        page.fill("#justification", "Our payment provider's new portal, per the supplier's mail.")
+        page.screenshot(path=str(tmp_path / "access-request.png"), full_page=True)
+        page.click("#send-request")
+        page.wait_for_url(f"{link}/request")
+        assert page.locator("#access-pending").is_visible()
+        # The admin approves through the API.
+        with httpx.Client(base_url=base, headers={"authorization": f"Bearer {OPS}"},
+                          timeout=10) as admin:
+            pending = admin.get("/v1/admin/access-requests",
+                                params={"status": "pending"}).json()["items"]
+            assert [p["requester"] for p in pending] == ["Alice@corp.example"]
+            approved = admin.post(f"/v1/admin/access-requests/{pending[0]['id']}/approve",
+                                  json={"note": "checked with the supplier"})
+            assert approved.status_code == 200, approved.text
+        # The next click reaches the destination.
+        page.goto(link)
+        page.wait_for_url(BLOCKED_LOOKALIKE)
+        assert page.locator("h1").inner_text() == "destination reached"
+    assert BLOCKED_LOOKALIKE in Destination.seen
+    actions = [e.action for e in run.state.recorder.store.search(ClickQuery()).events]
+    assert actions[0] is ClickAction.APPROVED  # newest first
+    assert ClickAction.ACCESS_REQUESTED in actions
+    assert ClickAction.REFUSED in actions

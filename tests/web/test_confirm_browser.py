@@ -13,8 +13,10 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -23,7 +25,12 @@ from linkguard.bootstrap import build_state
 from linkguard.core.tokens import KeyRing, LinkClaims, seal
 from linkguard.ports import ClickAction, ClickQuery
 from linkguard.web import AppState, create_app
-from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, start_provider
+from tests.support.oidc_provider import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    RunningProvider,
+    start_provider,
+)
 from tests.support.smtp_sink import free_port
 from tests.web.conftest import CONFIRMED, KEY_SPEC, make_settings
 
@@ -85,7 +92,19 @@ def destination_server() -> Iterator[int]:
         server.server_close()
 
 
-def test_confirm_link_in_chromium(tmp_path: Path) -> None:
+@dataclass
+class Browsing:
+    """A gateway on a loopback port beside the real OpenID Provider, and a Chromium page whose
+    only way off the machine is the stand-in destination (its proxy)."""
+
+    base: str
+    provider: RunningProvider
+    state: AppState
+    page: Any
+
+
+@contextlib.contextmanager
+def browsing(tmp_path: Path, **settings: object) -> Iterator[Browsing]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -95,34 +114,43 @@ def test_confirm_link_in_chromium(tmp_path: Path) -> None:
             destination_server() as proxy_port:
         state = build_state(make_settings(
             tmp_path, base_url=base, oidc_issuer=provider.issuer, oidc_client_id=CLIENT_ID,
-            oidc_client_secret=CLIENT_SECRET, session_secret="Zq8" + "x7Kp2mW9vR4tY6uB3nL5" * 2))
-        token = seal(LinkClaims(url=CONFIRMED, issued_at=int(time.time()),
-                                recipient="alice@corp.example", message_id="<m1@corp.test>"),
-                     KeyRing.parse(KEY_SPEC))
+            oidc_client_secret=CLIENT_SECRET, session_secret="Zq8" + "x7Kp2mW9vR4tY6uB3nL5" * 2,
+            **settings))
         Destination.seen = []
         with serve(state, port), sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM,
                 args=[*CHROMIUM_ARGS, f"--proxy-server=http://127.0.0.1:{proxy_port}"])
             try:
-                page = browser.new_page()
-                page.goto(f"{base}/r/{token}")
-                assert page.locator("h1").inner_text() == "This link needs your confirmation"
-                page.click("#sign-in")
-                page.wait_for_url(provider.issuer + "/interaction/**")
-                page.select_option('select[name="login"]', "alice")
-                page.click('button[type="submit"]')
-                page.wait_for_url(f"{base}/r/{token}/confirm")
-                assert "Alice@corp.example" in page.content()
-                page.screenshot(path=str(tmp_path / "confirm-review.png"), full_page=True)
-                page.click("#confirm")
-                page.wait_for_url(CONFIRMED)
-                assert page.locator("h1").inner_text() == "destination reached"
-                page.screenshot(path=str(tmp_path / "confirm-destination.png"))
+                yield Browsing(base, provider, state, browser.new_page())
             finally:
                 browser.close()
-        assert CONFIRMED in Destination.seen  # (beside Chromium's own favicon and clock fetches)
         state.recorder.flush()
-        actions = [e.action for e in state.recorder.store.search(ClickQuery()).events]
-        assert actions[0] is ClickAction.CONFIRMED  # newest first
-        assert ClickAction.CONFIRM_REQUIRED in actions
+
+
+def sealed(url: str, recipient: str = "alice@corp.example") -> str:
+    return seal(LinkClaims(url=url, issued_at=int(time.time()), recipient=recipient,
+                           message_id="<m1@corp.test>"), KeyRing.parse(KEY_SPEC))
+
+
+def test_confirm_link_in_chromium(tmp_path: Path) -> None:
+    with browsing(tmp_path) as run:
+        base, provider, page = run.base, run.provider, run.page
+        token = sealed(CONFIRMED)
+        page.goto(f"{base}/r/{token}")
+        assert page.locator("h1").inner_text() == "This link needs your confirmation"
+        page.click("#sign-in")
+        page.wait_for_url(provider.issuer + "/interaction/**")
+        page.select_option('select[name="login"]', "alice")
+        page.click('button[type="submit"]')
+        page.wait_for_url(f"{base}/r/{token}/confirm")
+        assert "Alice@corp.example" in page.content()
+        page.screenshot(path=str(tmp_path / "confirm-review.png"), full_page=True)
+        page.click("#confirm")
+        page.wait_for_url(CONFIRMED)
+        assert page.locator("h1").inner_text() == "destination reached"
+        page.screenshot(path=str(tmp_path / "confirm-destination.png"))
+    assert CONFIRMED in Destination.seen  # (beside Chromium's own favicon and clock fetches)
+    actions = [e.action for e in run.state.recorder.store.search(ClickQuery()).events]
+    assert actions[0] is ClickAction.CONFIRMED  # newest first
+    assert ClickAction.CONFIRM_REQUIRED in actions
