@@ -210,7 +210,8 @@ def parse_url(raw: str) -> ParsedUrl | UrlError:
     # A NUL needs no special case: ada receives the string with its length (no C string
     # boundary), refuses it in a host and percent-encodes it elsewhere, as browsers do.
     try:
-        parsed = _ada_parse(raw) if _HAS_OFFSETS else _ada_parse_attributes(raw)
+        parsed = _canonical(raw) or (_ada_parse(raw) if _HAS_OFFSETS else
+                                     _ada_parse_attributes(raw))
     except (ValueError, UnicodeError) as exc:
         return UrlError("url.unparsable", _describe_failure(raw, exc), raw[:200])
     described = _describe(raw, parsed)
@@ -258,6 +259,43 @@ def _ada_parse(raw: str) -> _Parsed:
         return _ada_parse_attributes(raw)
     href = href_bytes.decode("ascii")
     return _slices(href, offsets, host_type)
+
+
+# A URL the WHATWG parser would give back unchanged, written the way mailers write most links:
+# "http" or "https" in lower case, a host of lower-case ASCII labels (none empty, none with an
+# A-label "xn--", the last starting with a letter, so not read as an IPv4 address: §3.5 "ends
+# in a number"), no userinfo, no port, a path that starts with "/", then an optional query and
+# fragment. Every character is one that no percent-encode set of §1.3 touches (letters, digits,
+# RFC 3986's unreserved and sub-delims except "'", ":", "@", "/", "?", one "#", and "%" only
+# before two hex digits); that refuses tabs, newlines, spaces, "\\" and non-ASCII, which the
+# parser removes, rewrites or encodes. The path must hold no "." or ".." segment in any
+# spelling (§4.4 "single-dot"/"double-dot URL path segment", which the parser removes). For
+# such a string the serialisation is the string itself and the components are its pieces, so
+# ada is not asked; tests/core/test_fast_paths.py holds the pieces against ada's.
+_CANONICAL_HTTP = re.compile(
+    r"(https?:)//((?:[a-z0-9-]++\.)*+[a-z][a-z0-9-]*+)(/[A-Za-z0-9._~!$&()*+,;=:@/%-]*+)"
+    r"(\?[A-Za-z0-9._~!$&()*+,;=:@/?%-]*+)?(#[A-Za-z0-9._~!$&()*+,;=:@/?%-]*+)?"
+)
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_DOT_SEGMENT = re.compile(r"/(?:\.|%2[eE]){1,2}(?:/|\Z)")
+
+
+def _canonical(raw: str) -> _Parsed | None:
+    """The parse of a URL already in its WHATWG form (see ``_CANONICAL_HTTP``), or None."""
+    m = _CANONICAL_HTTP.fullmatch(raw)
+    if m is None:
+        return None
+    protocol, hostname, path, search, fragment = m.groups()
+    if "xn--" in hostname:
+        return None
+    if "%" in raw and _BAD_PERCENT.search(raw):
+        return None
+    if ("." in path or "%" in path) and _DOT_SEGMENT.search(path):
+        return None
+    # A lone "?" or "#" is kept in the serialisation but reads as "" (WHATWG URL API getters).
+    search = search if search and len(search) > 1 else ""
+    fragment = fragment if fragment and len(fragment) > 1 else ""
+    return (raw, protocol, "", "", hostname, "", path, search, fragment, 0)
 
 
 def _slices(href: str, offsets: tuple[int, ...], host_type: int) -> _Parsed:
