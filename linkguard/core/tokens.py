@@ -386,14 +386,15 @@ class MessageSealer:
             raise DestinationTooLongError(
                 f"destination is {len(url)} characters (limit {MAX_DESTINATION_CHARS})"
             )
-        data = _utf8("url", url)
-        flags = self._flags
-        if display_text is None:
-            blob = _varint(len(data)) + data
-        else:
-            flags |= _F_DISPLAY
-            shown = _utf8("display_text", display_text[:MAX_DISPLAY_TEXT_CHARS])
-            blob = b"".join((_varint(len(data)), data, shown))
+        try:
+            data = url.encode()
+            shown = b"" if display_text is None else display_text[:MAX_DISPLAY_TEXT_CHARS].encode()
+        except UnicodeEncodeError:
+            _utf8("url", url)  # raises SealError naming the field
+            _utf8("display_text", display_text or "")
+            raise
+        flags = self._flags if display_text is None else self._flags | _F_DISPLAY
+        blob = b"".join((_varint(len(data)), data, shown))
         packed = _deflate(blob)
         if len(packed) < len(blob):
             flags |= _F_DEFLATED
@@ -404,7 +405,7 @@ class MessageSealer:
         elif len(nonce) != NONCE_BYTES:
             raise SealError(f"nonce must be {NONCE_BYTES} bytes")
         header = self._header
-        token = _b64encode(header + nonce + self._encrypt(nonce, plaintext, header))
+        token = _b64encode(b"".join((header, nonce, self._encrypt(nonce, plaintext, header))))
         if len(token) > MAX_TOKEN_CHARS:
             raise DestinationTooLongError(
                 f"sealed link would be {len(token)} characters (limit {MAX_TOKEN_CHARS}); "
@@ -452,19 +453,25 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-# Blobs up to this many bytes are deflated with a 2 KiB window and a smaller hash table, which
-# zlib allocates and clears in less time (~1 µs of the ~6 µs a short URL took). The window
-# still holds the whole preset dictionary and blob (matches reach back at most the window less
-# 262 bytes, zlib's MIN_LOOKAHEAD), and memLevel 5 buffers 2,048 symbols, so the blob stays
-# one block: the stream is byte for byte the one the full window writes (a property test in
-# tests/core/test_tokens.py holds this). Raw deflate either way, inflated as before.
+# Short blobs (nearly every link) are deflated with a 2 KiB window and a hash table and symbol
+# buffer sized to the blob, which zlib allocates and clears in much less time than the full
+# 32 KiB window with memLevel 9 (~6 µs for a 130-byte blob went to ~4). The window still holds
+# the whole preset dictionary and blob (matches reach back at most the window less 262 bytes,
+# zlib's MIN_LOOKAHEAD), level 9 still searches every earlier position with the same 3-byte
+# hash, and memLevel m buffers 2**(m+6) - 1 symbols, so a blob of fewer bytes stays one block:
+# the stream is byte for byte the one the full window writes (a property test in
+# tests/core/test_tokens.py holds this at every size). Raw deflate either way, inflated as before.
 _SMALL_BLOB: Final = 2048 - 262 - len(_ZDICT)
+_MEM_LEVELS: Final = ((2**7 - 2, 1), (2**8 - 2, 2), (2**9 - 2, 3), (_SMALL_BLOB, 5))
 
 
 def _deflate(data: bytes) -> bytes:
     # Raw deflate (negative wbits): no zlib header or Adler-32; AES-GCM authenticates.
-    if len(data) <= _SMALL_BLOB:
-        packer = zlib.compressobj(9, zlib.DEFLATED, -11, 5, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    size = len(data)
+    if size <= _SMALL_BLOB:
+        mem_level = next(level for largest, level in _MEM_LEVELS if size <= largest)
+        packer = zlib.compressobj(9, zlib.DEFLATED, -11, mem_level, zlib.Z_DEFAULT_STRATEGY,
+                                  _ZDICT)
     else:
         packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
     return packer.compress(data) + packer.flush()

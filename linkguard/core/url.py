@@ -21,6 +21,7 @@ Everything here is pure: no network, no clock, no environment.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import re
@@ -360,9 +361,50 @@ def _describe(raw: str, parsed: _Parsed) -> ParsedUrl | None:
         host = _other_host(hostname, host_type, scheme)
     if host is None:
         return None
-    return ParsedUrl(raw, href, scheme, username, password, host[0], host[1], host[2],
-                     int(port_text) if port_text else None, path, search[1:], fragment[1:],
-                     host[3], host[4], host[5], host[6], host[7])
+    return _new_parsed(raw, href, scheme, username, password, host[0], host[1], host[2],
+                       int(port_text) if port_text else None, path, search[1:], fragment[1:],
+                       host[3], host[4], host[5], host[6], host[7])
+
+
+# ParsedUrl's generated __init__ sets each of its 17 fields with object.__setattr__, which
+# looks the name up on the type every time (about half the cost of a parse that ada is not
+# asked for). One is built per parse, so _new_parsed sets the same slots through their
+# descriptors, found once here in field order; tests/core/test_fast_paths.py pins that it
+# builds what ParsedUrl(...) builds.
+(
+    _set_raw, _set_href, _set_scheme, _set_username, _set_password, _set_host,
+    _set_host_unicode, _set_host_kind, _set_port, _set_path, _set_query, _set_fragment,
+    _set_registrable_domain, _set_registrable_domain_unicode, _set_subdomain, _set_suffix,
+    _set_suffix_is_private,
+) = (getattr(ParsedUrl, f.name).__set__ for f in dataclasses.fields(ParsedUrl))
+_new_object = object.__new__
+
+
+def _new_parsed(  # noqa: PLR0917 - ParsedUrl's fields, positional as it takes them
+    raw: str, href: str, scheme: str, username: str, password: str, host: str,
+    host_unicode: str, host_kind: HostKind, port: int | None, path: str, query: str,
+    fragment: str, registrable_domain: str, registrable_domain_unicode: str, subdomain: str,
+    suffix: str, suffix_is_private: bool,
+) -> ParsedUrl:
+    url: ParsedUrl = _new_object(ParsedUrl)
+    _set_raw(url, raw)
+    _set_href(url, href)
+    _set_scheme(url, scheme)
+    _set_username(url, username)
+    _set_password(url, password)
+    _set_host(url, host)
+    _set_host_unicode(url, host_unicode)
+    _set_host_kind(url, host_kind)
+    _set_port(url, port)
+    _set_path(url, path)
+    _set_query(url, query)
+    _set_fragment(url, fragment)
+    _set_registrable_domain(url, registrable_domain)
+    _set_registrable_domain_unicode(url, registrable_domain_unicode)
+    _set_subdomain(url, subdomain)
+    _set_suffix(url, suffix)
+    _set_suffix_is_private(url, suffix_is_private)
+    return url
 
 
 # What ParsedUrl says about a host: host, host_unicode, host_kind, registrable_domain,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from linkguard.core.tokens import KeyRing, MessageSealer, SealError
 from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
-from linkguard.core.url import ParsedUrl, parse_url
+from linkguard.core.url import HTTP_SCHEMES, ParsedUrl, parse_url
 
 
 @dataclass(slots=True)
@@ -69,9 +69,9 @@ class TokenSealer:
         return parsed is not None and parsed.href.startswith(self._prefix)
 
     def __call__(self, url: str, *, display_text: str | None, index: int) -> str | None:
-        if self.is_sealed(url):
-            return None
         parsed = self._parse(url)
+        if parsed is not None and parsed.href.startswith(self._prefix):
+            return None  # already ours (what is_sealed says)
         if parsed is None or not parsed.host or is_wrapped(parsed, self._own):
             # A wrapper (or a URL unwrap reads another way): peel it. The usual link is none,
             # and unwrap would only parse it again to say so (what is_wrapped asks of the
@@ -80,9 +80,9 @@ class TokenSealer:
             if inner.undecodable == "linkguard":
                 return None  # ours (another base or key): never wrap twice
             parsed = self._parse(inner.url)
-        if parsed is None or not parsed.is_http:
+        if parsed is None or parsed.scheme not in HTTP_SCHEMES:
             return None
-        if self._exempt(parsed.host):
+        if self.do_not_rewrite and self._exempt(parsed.host):
             return None
         message = self._message
         try:

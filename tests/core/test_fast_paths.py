@@ -7,7 +7,7 @@ and over generated ones:
 * the URL parse reads ada's component offsets once and slices the serialisation, instead of
   one library call per attribute (``ada_url.parse_url``);
 * a URL already in its WHATWG form (lower-case http(s), plain host, clean path) is cut into
-  its pieces without asking ada at all;
+  its pieces without asking ada at all, and ``ParsedUrl`` is built through its slots;
 * host facts (Public Suffix List split, Unicode form) are remembered per host name;
 * lure words inside a site name are found with an Aho–Corasick automaton instead of a regex
   alternation, longest word first, and whether a rest of a label splits into words is read
@@ -17,6 +17,7 @@ and over generated ones:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import string
@@ -135,6 +136,18 @@ def test_canonical_path_equals_ada_generated(scheme: str, host: str, rest: str) 
 def test_canonical_path_takes_ordinary_links(raw: str) -> None:
     assert url_module._canonical(raw) is not None
     assert url_module._canonical(raw) == _fast(raw)
+
+
+@pytest.mark.parametrize("raw", [*TRICKY, "https://a.b.example/p?q#f", "https://xn--ls8h.la/"])
+def test_parsed_url_built_through_slots_equals_the_constructor(raw: str) -> None:
+    parsed = parse_url(raw)
+    if not isinstance(parsed, ParsedUrl):
+        return
+    values = [getattr(parsed, f.name) for f in dataclasses.fields(ParsedUrl)]
+    built = url_module._new_parsed(*values)  # type: ignore[arg-type]
+    assert built == ParsedUrl(*values)  # type: ignore[arg-type]
+    assert [getattr(built, f.name) for f in dataclasses.fields(ParsedUrl)] == values
+    assert hash(built) == hash(ParsedUrl(*values))  # type: ignore[arg-type]
 
 
 def _host_facts_uncached(host: str) -> tuple[object, ...]:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from linkguard.core import tokens as tokens_module
@@ -519,6 +519,13 @@ def _deflate_with(data: bytes, wbits: int, mem_level: int) -> bytes:
     | st.text(alphabet="abcdefghij/?=&.%_-", max_size=tokens_module._SMALL_BLOB).map(str.encode)
     | st.integers(0, tokens_module._SMALL_BLOB).map(lambda n: (TYPICAL_URL * 20).encode()[:n])
 )
+@example(b"a" * 126)
+@example(bytes(range(127)))
+@example(bytes(range(255)) * 2)
+@example(bytes(range(254)))
+@example(bytes(range(256)) * 2)
+@example(bytes(range(256)) * 5 + bytes(range(tokens_module._SMALL_BLOB - 1280)))
+@settings(max_examples=400)
 def test_property_small_blobs_deflate_as_with_the_full_window(data: bytes) -> None:
     """The short-blob settings write the stream the 32 KiB window writes, byte for byte."""
     assert tokens_module._deflate(data) == _deflate_with(data, -15, 9)
