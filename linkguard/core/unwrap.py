@@ -107,7 +107,7 @@ class OwnLinks:
         return cls(bases=tuple(bases), opener=opener)
 
     def matches(self, raw: str, parsed: ParsedUrl | None) -> bool:
-        if parsed is not None and any(parsed.href.startswith(p) for p in self._prefixes):
+        if parsed is not None and parsed.href.startswith(self._prefixes):
             return True
         return self.is_own is not None and self.is_own(raw)
 

@@ -21,6 +21,7 @@ Everything here is pure: no network, no clock, no environment.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import re
@@ -210,7 +211,8 @@ def parse_url(raw: str) -> ParsedUrl | UrlError:
     # A NUL needs no special case: ada receives the string with its length (no C string
     # boundary), refuses it in a host and percent-encodes it elsewhere, as browsers do.
     try:
-        parsed = _ada_parse(raw) if _HAS_OFFSETS else _ada_parse_attributes(raw)
+        parsed = _canonical(raw) or (_ada_parse(raw) if _HAS_OFFSETS else
+                                     _ada_parse_attributes(raw))
     except (ValueError, UnicodeError) as exc:
         return UrlError("url.unparsable", _describe_failure(raw, exc), raw[:200])
     described = _describe(raw, parsed)
@@ -258,6 +260,43 @@ def _ada_parse(raw: str) -> _Parsed:
         return _ada_parse_attributes(raw)
     href = href_bytes.decode("ascii")
     return _slices(href, offsets, host_type)
+
+
+# A URL the WHATWG parser would give back unchanged, written the way mailers write most links:
+# "http" or "https" in lower case, a host of lower-case ASCII labels (none empty, none with an
+# A-label "xn--", the last starting with a letter, so not read as an IPv4 address: §3.5 "ends
+# in a number"), no userinfo, no port, a path that starts with "/", then an optional query and
+# fragment. Every character is one that no percent-encode set of §1.3 touches (letters, digits,
+# RFC 3986's unreserved and sub-delims except "'", ":", "@", "/", "?", one "#", and "%" only
+# before two hex digits); that refuses tabs, newlines, spaces, "\\" and non-ASCII, which the
+# parser removes, rewrites or encodes. The path must hold no "." or ".." segment in any
+# spelling (§4.4 "single-dot"/"double-dot URL path segment", which the parser removes). For
+# such a string the serialisation is the string itself and the components are its pieces, so
+# ada is not asked; tests/core/test_fast_paths.py holds the pieces against ada's.
+_CANONICAL_HTTP = re.compile(
+    r"(https?:)//((?:[a-z0-9-]++\.)*+[a-z][a-z0-9-]*+)(/[A-Za-z0-9._~!$&()*+,;=:@/%-]*+)"
+    r"(\?[A-Za-z0-9._~!$&()*+,;=:@/?%-]*+)?(#[A-Za-z0-9._~!$&()*+,;=:@/?%-]*+)?"
+)
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_DOT_SEGMENT = re.compile(r"/(?:\.|%2[eE]){1,2}(?:/|\Z)")
+
+
+def _canonical(raw: str) -> _Parsed | None:
+    """The parse of a URL already in its WHATWG form (see ``_CANONICAL_HTTP``), or None."""
+    m = _CANONICAL_HTTP.fullmatch(raw)
+    if m is None:
+        return None
+    protocol, hostname, path, search, fragment = m.groups()
+    if "xn--" in hostname:
+        return None
+    if "%" in raw and _BAD_PERCENT.search(raw):
+        return None
+    if ("." in path or "%" in path) and _DOT_SEGMENT.search(path):
+        return None
+    # A lone "?" or "#" is kept in the serialisation but reads as "" (WHATWG URL API getters).
+    search = search if search and len(search) > 1 else ""
+    fragment = fragment if fragment and len(fragment) > 1 else ""
+    return (raw, protocol, "", "", hostname, "", path, search, fragment, 0)
 
 
 def _slices(href: str, offsets: tuple[int, ...], host_type: int) -> _Parsed:
@@ -322,9 +361,50 @@ def _describe(raw: str, parsed: _Parsed) -> ParsedUrl | None:
         host = _other_host(hostname, host_type, scheme)
     if host is None:
         return None
-    return ParsedUrl(raw, href, scheme, username, password, host[0], host[1], host[2],
-                     int(port_text) if port_text else None, path, search[1:], fragment[1:],
-                     host[3], host[4], host[5], host[6], host[7])
+    return _new_parsed(raw, href, scheme, username, password, host[0], host[1], host[2],
+                       int(port_text) if port_text else None, path, search[1:], fragment[1:],
+                       host[3], host[4], host[5], host[6], host[7])
+
+
+# ParsedUrl's generated __init__ sets each of its 17 fields with object.__setattr__, which
+# looks the name up on the type every time (about half the cost of a parse that ada is not
+# asked for). One is built per parse, so _new_parsed sets the same slots through their
+# descriptors, found once here in field order; tests/core/test_fast_paths.py pins that it
+# builds what ParsedUrl(...) builds.
+(
+    _set_raw, _set_href, _set_scheme, _set_username, _set_password, _set_host,
+    _set_host_unicode, _set_host_kind, _set_port, _set_path, _set_query, _set_fragment,
+    _set_registrable_domain, _set_registrable_domain_unicode, _set_subdomain, _set_suffix,
+    _set_suffix_is_private,
+) = (getattr(ParsedUrl, f.name).__set__ for f in dataclasses.fields(ParsedUrl))
+_new_object = object.__new__
+
+
+def _new_parsed(  # noqa: PLR0917 - ParsedUrl's fields, positional as it takes them
+    raw: str, href: str, scheme: str, username: str, password: str, host: str,
+    host_unicode: str, host_kind: HostKind, port: int | None, path: str, query: str,
+    fragment: str, registrable_domain: str, registrable_domain_unicode: str, subdomain: str,
+    suffix: str, suffix_is_private: bool,
+) -> ParsedUrl:
+    url: ParsedUrl = _new_object(ParsedUrl)
+    _set_raw(url, raw)
+    _set_href(url, href)
+    _set_scheme(url, scheme)
+    _set_username(url, username)
+    _set_password(url, password)
+    _set_host(url, host)
+    _set_host_unicode(url, host_unicode)
+    _set_host_kind(url, host_kind)
+    _set_port(url, port)
+    _set_path(url, path)
+    _set_query(url, query)
+    _set_fragment(url, fragment)
+    _set_registrable_domain(url, registrable_domain)
+    _set_registrable_domain_unicode(url, registrable_domain_unicode)
+    _set_subdomain(url, subdomain)
+    _set_suffix(url, suffix)
+    _set_suffix_is_private(url, suffix_is_private)
+    return url
 
 
 # What ParsedUrl says about a host: host, host_unicode, host_kind, registrable_domain,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from linkguard.core.tokens import KeyRing, LinkClaims, SealError, seal
-from linkguard.core.unwrap import OwnLinks, unwrap
-from linkguard.core.url import ParsedUrl, parse_url
+from linkguard.core.tokens import KeyRing, MessageSealer, SealError
+from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
+from linkguard.core.url import HTTP_SCHEMES, ParsedUrl, parse_url
 
 
 @dataclass(slots=True)
@@ -28,6 +28,10 @@ class TokenSealer:
     too_long: int = field(default=0, init=False)  # destinations that could not be sealed
     _prefix: str = field(init=False, repr=False)
     _own: OwnLinks = field(init=False, repr=False)
+    # The fields every link of the message shares, checked and encoded once (None: they cannot
+    # be sealed, e.g. an over-long recipient, so every link is left and counted as too long).
+    # Made from the fields above when the sealer is made: dataclasses.replace makes a new one.
+    _message: MessageSealer | None = field(init=False, repr=False)
     # The last URL parsed and what came of it. The rewriter asks is_sealed(url) (as
     # RewriteContext.is_sealed) and then calls the sealer with the same url, which asks again
     # and, when nothing was unwrapped, parses the same url a third time: a URL parse is the
@@ -37,6 +41,12 @@ class TokenSealer:
     def __post_init__(self) -> None:
         self._prefix = self.base_url.rstrip("/") + "/r/"
         self._own = OwnLinks.from_bases([self._prefix])  # parsed once, not once per link
+        try:
+            self._message = MessageSealer(self.keys, issued_at=self.issued_at,
+                                          recipient=self.recipient, message_id=self.message_id,
+                                          profile=self.profile)
+        except SealError:
+            self._message = None
 
     @property
     def prefix(self) -> str:
@@ -59,21 +69,27 @@ class TokenSealer:
         return parsed is not None and parsed.href.startswith(self._prefix)
 
     def __call__(self, url: str, *, display_text: str | None, index: int) -> str | None:
-        if self.is_sealed(url):
+        parsed = self._parse(url)
+        if parsed is not None and parsed.href.startswith(self._prefix):
+            return None  # already ours (what is_sealed says)
+        if parsed is None or not parsed.host or is_wrapped(parsed, self._own):
+            # A wrapper (or a URL unwrap reads another way): peel it. The usual link is none,
+            # and unwrap would only parse it again to say so (what is_wrapped asks of the
+            # parse in hand is what unwrap's first step asks).
+            inner = unwrap(url, own=self._own)
+            if inner.undecodable == "linkguard":
+                return None  # ours (another base or key): never wrap twice
+            parsed = self._parse(inner.url)
+        if parsed is None or parsed.scheme not in HTTP_SCHEMES:
             return None
-        inner = unwrap(url, own=self.own_links())
-        if inner.undecodable == "linkguard":
-            return None  # ours (another base or key): never wrap twice
-        parsed = self._parse(inner.url)
-        if parsed is None or not parsed.is_http:
+        if self.do_not_rewrite and self._exempt(parsed.host):
             return None
-        if self._exempt(parsed.host):
-            return None
-        claims = LinkClaims(url=parsed.href, issued_at=self.issued_at, recipient=self.recipient,
-                            message_id=self.message_id, link_index=index,
-                            display_text=display_text, profile=self.profile)
+        message = self._message
         try:
-            return self._prefix + seal(claims, self.keys)
+            if message is None:
+                raise SealError("the message's fields cannot be sealed")
+            return self._prefix + message.seal(parsed.href, link_index=index,
+                                               display_text=display_text)
         except SealError:
             # Too long to seal (over 4,000 characters, or incompressible): left as it is and
             # counted, as a link we cannot protect must at least be visible in the report.

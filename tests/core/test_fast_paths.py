@@ -6,6 +6,8 @@ and over generated ones:
 
 * the URL parse reads ada's component offsets once and slices the serialisation, instead of
   one library call per attribute (``ada_url.parse_url``);
+* a URL already in its WHATWG form (lower-case http(s), plain host, clean path) is cut into
+  its pieces without asking ada at all, and ``ParsedUrl`` is built through its slots;
 * host facts (Public Suffix List split, Unicode form) are remembered per host name;
 * lure words inside a site name are found with an Aho–Corasick automaton instead of a regex
   alternation, longest word first, and whether a rest of a label splits into words is read
@@ -15,6 +17,7 @@ and over generated ones:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import string
@@ -93,6 +96,58 @@ _URL_CHARS = st.sampled_from([*string.ascii_letters, *string.digits,
 def test_offsets_parse_equals_attribute_parse_generated(scheme: list[str], rest: str) -> None:
     raw = scheme[0] + rest
     assert _fast(raw) == _general(raw)
+
+
+def _canonical_agrees(raw: str) -> bool:
+    """Where the no-parser path takes a URL, it gives what ada gives (it may decline any)."""
+    ours = url_module._canonical(raw)
+    return ours is None or ours == _fast(raw) == _general(raw)
+
+
+@pytest.mark.parametrize("raw", TRICKY + _wpt_inputs())
+def test_canonical_path_equals_ada_on_wpt(raw: str) -> None:
+    assert _canonical_agrees(raw)
+
+
+_NEAR_CANONICAL = st.sampled_from([
+    *"abcxyzAZ0189-._~!$&()*+,;=:@/?#%'\\ \t^|`{}[]\"<>", "xn--", "%2e", "%2E", "%2f", "%41",
+    "%zz", "..", "/./", "/../", "0x", "é", "\x00", "\x7f",
+])
+_HOST_PIECES = st.sampled_from([*"abz09-.", "xn--", "0x", "A", "é", "%41", "_", "@", ":80"])
+
+
+@given(st.sampled_from(["http://", "https://", "HTTP://", "https:/", "https:///", "ftp://"]),
+       st.lists(_HOST_PIECES, max_size=12).map("".join),
+       st.lists(_NEAR_CANONICAL, max_size=30).map("".join))
+@settings(max_examples=3000, deadline=None)
+@example("https://", "a.example", "/%2E%2e/x")
+@example("https://", "a.b-c.example", "/p/.hidden?q=1&r=%2F#top")
+@example("https://", "a.example.", "/")
+@example("https://", "1.2.3.4", "/")
+@example("https://", "a.0x1f", "/")
+def test_canonical_path_equals_ada_generated(scheme: str, host: str, rest: str) -> None:
+    assert _canonical_agrees(scheme + host + rest)
+
+
+@pytest.mark.parametrize("raw", [
+    "https://click.news5.example/ls/click?upn=u001.b5fb12e0&utm_source=newsletter&utm_campaign=c0",
+    "https://www.example.com/", "http://a.example/p/q.html#s", "https://x.example/?", "https://x.example/#",
+])
+def test_canonical_path_takes_ordinary_links(raw: str) -> None:
+    assert url_module._canonical(raw) is not None
+    assert url_module._canonical(raw) == _fast(raw)
+
+
+@pytest.mark.parametrize("raw", [*TRICKY, "https://a.b.example/p?q#f", "https://xn--ls8h.la/"])
+def test_parsed_url_built_through_slots_equals_the_constructor(raw: str) -> None:
+    parsed = parse_url(raw)
+    if not isinstance(parsed, ParsedUrl):
+        return
+    values = [getattr(parsed, f.name) for f in dataclasses.fields(ParsedUrl)]
+    built = url_module._new_parsed(*values)  # type: ignore[arg-type]
+    assert built == ParsedUrl(*values)  # type: ignore[arg-type]
+    assert [getattr(built, f.name) for f in dataclasses.fields(ParsedUrl)] == values
+    assert hash(built) == hash(ParsedUrl(*values))  # type: ignore[arg-type]
 
 
 def _host_facts_uncached(host: str) -> tuple[object, ...]:

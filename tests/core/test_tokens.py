@@ -11,9 +11,10 @@ from urllib.parse import quote
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from linkguard.core import tokens as tokens_module
 from linkguard.core.tokens import (
     MAX_BASE_URL_CHARS,
     MAX_DESTINATION_CHARS,
@@ -23,6 +24,7 @@ from linkguard.core.tokens import (
     KeyConfigError,
     KeyRing,
     LinkClaims,
+    MessageSealer,
     SealError,
     TokenError,
     generate_key_spec,
@@ -483,6 +485,52 @@ def test_property_nothing_personal_is_readable(
             assert form not in token
 
 
+def _message_seal(claims: LinkClaims, nonce: bytes) -> str:
+    sealer = MessageSealer(RING, issued_at=claims.issued_at, recipient=claims.recipient,
+                           message_id=claims.message_id, profile=claims.profile)
+    return sealer.seal(claims.url, link_index=claims.link_index,
+                       display_text=claims.display_text, nonce=nonce)
+
+
+@given(claims_strategy)
+def test_property_message_sealer_makes_the_token_seal_makes(claims: LinkClaims) -> None:
+    """A message's sealer encodes the shared fields once: the same bytes, link by link."""
+    assert _message_seal(claims, NONCE) == seal(claims, RING, nonce=NONCE)
+
+
+def test_one_message_sealer_seals_many_links() -> None:
+    sealer = MessageSealer(RING, issued_at=ISSUED, recipient="a@example.org", message_id="<m@x>")
+    for index, url in enumerate(["https://a.example/", "https://b.example/" + "x" * 300]):
+        token = sealer.seal(url, link_index=index, display_text=f"link {index}")
+        assert open_token(token, RING) == LinkClaims(
+            url, ISSUED, recipient="a@example.org", message_id="<m@x>", link_index=index,
+            display_text=f"link {index}",
+        )
+
+
+def _deflate_with(data: bytes, wbits: int, mem_level: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits, mem_level, zlib.Z_DEFAULT_STRATEGY,
+                              tokens_module._ZDICT)
+    return packer.compress(data) + packer.flush()
+
+
+@given(
+    st.binary(max_size=tokens_module._SMALL_BLOB)
+    | st.text(alphabet="abcdefghij/?=&.%_-", max_size=tokens_module._SMALL_BLOB).map(str.encode)
+    | st.integers(0, tokens_module._SMALL_BLOB).map(lambda n: (TYPICAL_URL * 20).encode()[:n])
+)
+@example(b"a" * 126)
+@example(bytes(range(127)))
+@example(bytes(range(255)) * 2)
+@example(bytes(range(254)))
+@example(bytes(range(256)) * 2)
+@example(bytes(range(256)) * 5 + bytes(range(tokens_module._SMALL_BLOB - 1280)))
+@settings(max_examples=400)
+def test_property_small_blobs_deflate_as_with_the_full_window(data: bytes) -> None:
+    """The short-blob settings write the stream the 32 KiB window writes, byte for byte."""
+    assert tokens_module._deflate(data) == _deflate_with(data, -15, 9)
+
+
 def test_public_api_is_pinned() -> None:
     from linkguard.core import tokens  # noqa: PLC0415 - the module, beside its names
 
@@ -490,7 +538,7 @@ def test_public_api_is_pinned() -> None:
         "DestinationTooLongError", "KeyConfigError", "KeyRing", "LinkClaims",
         "MAX_BASE_URL_CHARS", "MAX_DESTINATION_CHARS", "MAX_DISPLAY_TEXT_CHARS",
         "MAX_LINK_CHARS", "MAX_MESSAGE_ID_CHARS", "MAX_RECIPIENT_CHARS", "MAX_TOKEN_CHARS",
-        "SealError", "TOKEN_VERSION", "TokenError", "TokenErrorCode", "generate_key_spec",
-        "open_token", "seal", "token_id",
+        "MessageSealer", "SealError", "TOKEN_VERSION", "TokenError", "TokenErrorCode",
+        "generate_key_spec", "open_token", "seal", "token_id",
     ]
     assert all(hasattr(tokens, name) for name in tokens.__all__)
