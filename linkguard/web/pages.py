@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +94,16 @@ def render(state: AppState, template: str, *, status: int = 200,
            **context: Any) -> HTMLResponse:
     branding = state.branding
     html = _env.get_template(template).render(branding=branding, **context)
-    logo_origin = origin_of(branding.logo_url) if branding.logo_url else None
+    logo_origin = _logo_origin(branding.logo_url) if branding.logo_url else None
     response = HTMLResponse(html, status_code=status, headers=headers)
     response.headers["content-security-policy"] = csp(logo_origin=logo_origin,
                                                       form_targets=form_targets)
     response.headers["cache-control"] = "no-store"
     return response
+
+
+# The logo's origin goes into every page's CSP; it is one setting, parsed once.
+_logo_origin = lru_cache(maxsize=4)(origin_of)
 
 
 def decision_context(decision: Decision) -> dict[str, Any]:
