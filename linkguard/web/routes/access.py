@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
@@ -52,7 +53,7 @@ from linkguard.web.routes.confirm import (
     with_csrf_cookie,
 )
 from linkguard.web.security import client_ip
-from linkguard.web.state import AppState
+from linkguard.web.state import AppState, IdentityParts
 
 log = logging.getLogger("linkguard.web.access")
 router = APIRouter(include_in_schema=False)
@@ -90,7 +91,7 @@ async def request_form(token: str, request: Request) -> Response:
     identity, _ = session_of(parts, request)
     if identity is None:
         return see_other(f"/r/{token}/sign-in?for=request")
-    refused = await _binding_refusal(state, request, opened, token, identity)
+    refused = await _binding_refusal(state, request, opened, token, identity, parts=parts)
     if refused is not None:
         return refused
     try:
@@ -121,7 +122,7 @@ async def send_request(token: str, request: Request) -> Response:
     if refusal is not None:
         return await refuse(state, request, opened, token, refusal, identity=identity,
                             purpose=REQUEST)
-    refused = await _binding_refusal(state, request, opened, token, identity)
+    refused = await _binding_refusal(state, request, opened, token, identity, parts=parts)
     if refused is not None:
         return refused
     typed = (await request.form()).get(JUSTIFICATION_FIELD)
@@ -151,24 +152,22 @@ async def send_request(token: str, request: Request) -> Response:
     log_click(state, request, opened, ClickAction.ACCESS_REQUESTED, None)
     metrics_of(request).access_requests.labels("requested").inc()
     if state.notify_access is not None:
-        await run_in_threadpool(_notify, state, created)
+        await run_in_threadpool(_notify, state.notify_access, created)
     return see_other(f"/r/{token}/request")
 
 
-def _notify(state: AppState, created: AccessRequest) -> None:
-    assert state.notify_access is not None  # noqa: S101 - checked by the caller
+def _notify(notify: Callable[[AccessRequest], None], created: AccessRequest) -> None:
     try:
-        state.notify_access(created)
+        notify(created)
     except Exception:  # the request is stored and audited; a lost notice is only logged
         log.exception("could not tell the admins of access request %d", created.id)
 
 
 async def _binding_refusal(state: AppState, request: Request, opened: Click, token: str,
-                           identity: Identity) -> Response | None:
+                           identity: Identity, *, parts: IdentityParts) -> Response | None:
     """Only the person the link was sent to may ask for it (aliases applied)."""
-    assert state.identity is not None  # noqa: S101 - checked by the callers
     binding = bind(identity.email, opened.claims.recipient if opened.claims else None,
-                   state.identity.policy)
+                   parts.policy)
     if binding.allowed:
         return None
     return await refuse(state, request, opened, token, str(binding.outcome), identity=identity,
