@@ -25,6 +25,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+# This folder's click.py would shadow the click package httpx imports: leave it off the path
+# (as bench/facts.py does; so the imports below come after code).
+# ruff: noqa: E402
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from linkguard.bootstrap import build_judge
 from linkguard.core.model import Verdict
 from linkguard.service import Judge

@@ -47,6 +47,9 @@ brands:
   - name: Microsoft
     tokens: [microsoft, outlook, onedrive]
     domains: [microsoft.com, live.com, outlook.com, office.com]
+  - name: Sagawa
+    tokens: [sagawa]
+    domains: [sagawa-exp.co.jp]
 """
 PLATFORMS = """
 platforms:
