@@ -155,9 +155,9 @@ class ContentCheck:
                          0.75 if len(found) == 2 else 1.0)
         elif found and not self.brands.find_inside(name.lower()):
             # One word is common in real names too ("securityweek", "onlinesbi"): a weak signal
-            # of its own that counts only beside others, and only for words that ask for a
-            # password or a payment ("mobile", "online", "portal" name real shops as often).
-            # Beside a brand name the word is the lookalike check's business (a combosquat).
+            # of its own that counts only beside others, and half as much for words that do not
+            # ask for a password or a payment ("mobile", "online", "portal" name real shops as
+            # often). Beside a brand name the word is the lookalike check's business.
             yield Signal("host.lure_word", {"word": found[0]},
                          1.0 if found[0] in HOST_LURES else 0.5)
 
@@ -188,8 +188,8 @@ class ContentCheck:
                              1.0 if page else 0.75)
 
     def _lure_page(self, path: str) -> bool:
-        """A page script named with a lure word, in any of the list's languages
-        ("/spk/anmeldung.php", "/colis.php", "/konto.html", "/ATUALIZE/acesso.php")."""
+        """A page script named with an account or payment word, in the lure list's languages
+        ("/spk/anmeldung.php", "/konto.html", "/ATUALIZE/acesso.php")."""
         match = _PAGE_FILE.search(path)
         if match is None:
             return False
@@ -279,6 +279,7 @@ def _encoded_email(query: str, fragment: str) -> str | None:
 
 
 def _hex_token(path: str, query: str) -> str | None:
+    """The first hex token with both letters and digits in the path or the query."""
     for text in (path, query):
         if len(text) < 16:
             continue

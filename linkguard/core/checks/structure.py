@@ -213,7 +213,7 @@ def _machine_made(name: str) -> str | None:
 # serial number is how bulk registrations and throwaway accounts are named. Real names carry
 # numbers too ("news24", "office365"): about 2% of popular names against 8% of phishing ones,
 # so the weight is small.
-_SERIAL = re.compile(r"[a-z][0-9]{3,}(?![a-z])|[a-z]{3,}[0-9]{2}$")
+_SERIAL = re.compile(r"[a-z][0-9]{3,}$|[a-z]{3}[0-9]{2}$")
 
 
 def _numbered(name: str) -> str | None:
