@@ -204,3 +204,9 @@ def test_quoted_printable_remnant_of_a_kit_parameter(crafted: Judging) -> None:
     reason = next(r for r in crafted("http://example.org/index2.php?cmd=3Dlogin_submit&id=3D1")
                   .reasons if r.code == "path.kit")
     assert "kit-parameters" in str(reason.evidence["shapes"])
+
+
+def test_address_in_the_fragment_warns_alone_in_the_query_it_needs_company(
+        crafted: Judging) -> None:
+    assert crafted("https://example.org/x#victim@corp.example").verdict is Verdict.WARN
+    assert crafted("https://news.example.org/unsub?u=a@b.example").verdict is Verdict.ALLOW
