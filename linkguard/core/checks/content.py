@@ -153,13 +153,19 @@ class ContentCheck:
         if len(found) >= 2:
             yield Signal("domain.lure_words", {"words": ",".join(found[:5])},
                          0.75 if len(found) == 2 else 1.0)
-        elif found and not self.brands.find_inside(name.lower()):
+        elif found and not self._names_brand(name.lower()):
             # One word is common in real names too ("securityweek", "onlinesbi"): a weak signal
             # of its own that counts only beside others, and half as much for words that do not
             # ask for a password or a payment ("mobile", "online", "portal" name real shops as
             # often). Beside a brand name the word is the lookalike check's business.
             yield Signal("host.lure_word", {"word": found[0]},
                          1.0 if found[0] in HOST_LURES else 0.5)
+
+    def _names_brand(self, name: str) -> bool:
+        """A protected brand's token inside ``name``, also behind look-alike characters
+        ("paypa1-login")."""
+        return bool(self.brands.find_inside(name) or
+                    self.brands.find_inside(self.brands.confusables.skeleton(name)))
 
     def _brand_in_path(self, url: ParsedUrl, path: str, words: set[str]) -> Iterator[Signal]:
         for piece in _PATH_PIECES.split(path):

@@ -142,9 +142,10 @@ class StructureCheck:
         if label.count("-") >= MANY_HYPHENS:
             yield Signal("host.many_hyphens", {"label": label},
                          1.0 if label.count("-") > MANY_HYPHENS else 0.6)
+        letters = len(label) - label.count("-")  # hyphens are many_hyphens' business
         for length, strength in LONG_NAME_STEPS:
-            if len(label) >= length:
-                yield Signal("host.long_name", {"label": label, "length": len(label)}, strength)
+            if letters >= length:
+                yield Signal("host.long_name", {"label": label, "length": letters}, strength)
                 break
         if url.host_kind is HostKind.DOMAIN and url.suffix:
             name = url.host[: -len(url.suffix) - 1]

@@ -96,6 +96,7 @@ def test_one_lure_word_in_the_site_name(strengths: Strengths, url: str,
     "https://www.securityweek.com/",  # "secure" is not inside "security"
     "https://example.org/login",  # the word is in the path, not the name
     "https://paypal-login.net/",  # beside a brand: the lookalike check's business
+    "https://paypa1-login.net/",  # beside a brand behind a look-alike digit
     "https://www.paypal.com/",
     "https://secure-account-update-billing.com/",  # several words: domain.lure_words instead
 ])
