@@ -72,6 +72,7 @@ def test_ip_range_is_evidence(crafted: Judging) -> None:
     ("https://cityapartment.com/", 0.5),  # 13
     ("https://cityapartments.com/", 0.75),  # 14 to 17
     ("https://onlinebankingmanage.com/", 1.0),  # 18 and more
+    ("https://shop-example.com/", None),  # hyphens are not letters (many_hyphens counts them)
 ])
 def test_long_names_count_in_steps(strengths: Strengths, url: str,
                                    strength: float | None) -> None:
