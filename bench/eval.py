@@ -9,6 +9,7 @@ Sets (nothing is fetched; every URL is only a string):
 * ``combo``, ``brand-subdomain``, ``userinfo`` — generated here from the brands and a word list
   of this script's own (not the engine's lure list). Target: >= 85% confirm or worse.
 * ``phishtank`` — real phishing URLs (PhishTank verified-online dump). Target: >= 75% warn+.
+  ``phishtank:half-a`` / ``half-b`` split it by a hash of the URL (signals were chosen on A).
 * ``top50k`` — popular registrable domains as ``https://<domain>/``. Target: <= 1% confirm+,
   <= 5% warn+.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import html
 import random
 import sys
@@ -24,6 +26,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+
+# This folder's click.py would shadow the click package httpx imports: leave it off the path
+# (as bench/facts.py does; so the imports below come after code).
+# ruff: noqa: E402
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from linkguard.bootstrap import build_judge
 from linkguard.core.model import Verdict
@@ -110,6 +118,10 @@ def phishtank(data: Path) -> list[str]:
         return [html.unescape(row["url"]) for row in rows if row.get("url")]
 
 
+def _half(url: str) -> str:
+    return "ab"[hashlib.sha256(url.encode()).digest()[0] & 1]
+
+
 def top_sites(data: Path) -> list[str]:
     path = data / "top-sites" / "top50k.csv"
     with path.open(encoding="utf-8") as handle:
@@ -157,6 +169,10 @@ def main() -> int:
     sets.update(generated_sets(judge, rng))
     if args.data.is_dir():
         sets["phishtank"] = phishtank(args.data)
+        # A fixed split by hash of the URL: rules were chosen looking at half A only, so half B
+        # shows how they do on rows nobody tuned them to.
+        for half in "ab":
+            sets[f"phishtank:half-{half}"] = [u for u in sets["phishtank"] if _half(u) == half]
         sets["top50k"] = top_sites(args.data)
     else:
         print(f"note: {args.data} not found; phishtank and top50k skipped", file=sys.stderr)

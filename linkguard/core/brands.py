@@ -149,6 +149,10 @@ class BrandIndex:
         self.skeletons: dict[str, str] = {}  # skeleton(name) → name
         self.deletions: dict[str, list[str]] = {}  # token and its 1-deletions → tokens
         self.skeleton_deletions: dict[str, list[str]] = {}  # the same over token skeletons
+        # "dh.com" → ("dhl", DHL): short names with a letter dropped, see short_omission.
+        self.short_omissions: dict[str, tuple[str, Brand]] = {}
+        # "sagawaexp" → ("sagawa-exp", brand): hyphenated registered labels run together.
+        self.unhyphenated: dict[str, tuple[str, Brand]] = {}
         self._automaton: ahocorasick.Automaton | None = None  # built on first use
         self._typo_memo: Memo[tuple[str, bool], TokenHit | bool] = Memo(200_000)
         for brand in brands:
@@ -178,11 +182,47 @@ class BrandIndex:
                 for variant in (skeleton, *_deletions(skeleton)):
                     self.skeleton_deletions.setdefault(variant, []).append(name)
 
+        for domain in brand.domains[:_LABELS_PER_BRAND]:
+            label = domain.partition(".")[0]
+            if "-" in label:
+                self.unhyphenated.setdefault(label.replace("-", ""), (label, brand))
+        # Only the brand's main domain: the name people know and would misread.
+        label, _, suffix = brand.domains[0].partition(".") if brand.domains else ("", "", "")
+        if 3 <= len(label) <= 4 and label in self.names:
+            for variant in _deletions(label):
+                if len(variant) >= 2 and _VOWELS.isdisjoint(variant):
+                    self.short_omissions.setdefault(f"{variant}.{suffix}", (label, brand))
+
     def __len__(self) -> int:
         return len(self.tokens)
 
     def owner_of(self, registrable_domain: str) -> Brand | None:
         return self.owned.get(registrable_domain)
+
+    def short_omission(self, registrable_domain: str) -> TokenHit | None:
+        """A three- or four-letter name with one letter dropped, under the brand's own suffix,
+        that leaves no vowel: "dh.com" (dhl.com), "hsb.com" (hsbc.com), "kdd.com" (kddi.com).
+
+        The length-aware bound leaves out omissions from short names because the result is
+        usually someone else's word or name ("bay" from ebay, "us" from ubs). A string with no
+        vowel is neither a word nor a pronounceable name in the languages brands write in, so it
+        reads as the acronym it came from. Tied to the suffix, the set of names this can ever
+        flag is small and known in advance: at most four per short brand."""
+        found = self.short_omissions.get(registrable_domain)
+        if found is None:
+            return None
+        label, brand = found
+        return TokenHit(label, brand, "omission", LABEL_STRENGTH)
+
+    def unhyphenated_label(self, plain: str) -> TokenHit | None:
+        """``plain`` is a brand's hyphenated registered label with its hyphens dropped or moved
+        ("sagawaexp" for sagawa-exp.co.jp, "glsgroup" for gls-group.eu): one edit of a name
+        that is not a mere word, as hyphenated names never are."""
+        found = self.unhyphenated.get(plain)
+        if found is None:
+            return None
+        label, brand = found
+        return TokenHit(label, brand, "hyphenation", LABEL_STRENGTH)
 
     def exact(self, text: str) -> TokenHit | None:
         brand = self.tokens.get(text)

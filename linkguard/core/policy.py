@@ -36,26 +36,36 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "url.invalid": 15.0,  # nothing a browser could open: nothing to let through
     "scheme.dangerous": 15.0,
     "scheme.other": 4.0,
-    "scheme.plain_http": 1.5,
-    "scheme.http_credentials": 2.5,
+    # Browsers now load sites over HTTPS by default and warn before plain http (Chrome's "Always
+    # Use Secure Connections", on by default from version 154; Firefox's HTTPS-First), and mail
+    # from real senders links over https. Alone it stays under the warning line; beside any
+    # other sign it crosses it.
+    "scheme.plain_http": 2.75,
+    # On top of plain http: together the two weigh 4, as they did when http alone weighed 1.5.
+    "scheme.http_credentials": 1.25,
     "url.userinfo": 5.0,
     "url.userinfo_domain": 8.0,
-    "url.embedded_email": 3.0,
+    # In the fragment (never sent to the server: read by the page's script to fill in the
+    # victim's address) it warns alone; in the query (unsubscribe links) it needs company.
+    "url.embedded_email": 4.0,
     "host.ip_literal": 5.0,
     "host.port": 2.0,
     "host.deep_subdomain": 2.5,
     "host.many_hyphens": 2.0,
-    "host.long_name": 1.0,
+    "host.long_name": 2.5,
     "host.embedded_domain": 4.0,
     "host.random_label": 3.0,
+    "host.numbered_name": 1.5,
     "tld.suspicious": 4.0,
     "hosting.free": 4.0,
     "redirect.shortener": 4.0,
     "redirect.chain": 0.5,
-    "path.lure": 1.5,
+    "path.lure": 2.25,
     "path.brand": 4.0,
     "path.kit": 4.0,
+    "url.hash_token": 1.5,
     "domain.lure_words": 4.0,
+    "host.lure_word": 2.0,
     "lookalike.homoglyph": 15.0,
     "lookalike.typo": 8.0,
     "lookalike.combo": 8.0,

@@ -32,6 +32,7 @@ REASONS: dict[str, str] = {
     "host.embedded_domain": "The address puts what looks like the end of a familiar domain "
     "(such as '.com') in front of the real one.",
     "host.random_label": "The site name looks machine-generated.",
+    "host.numbered_name": "The site name ends in a serial number, as names made in bulk do.",
     "tld.suspicious": "The site's top-level domain is heavily used for abuse.",
     "hosting.free": "The page is published on a platform where anyone can publish "
     "(free hosting, site builder, form or file sharing).",
@@ -40,8 +41,12 @@ REASONS: dict[str, str] = {
     "path.lure": "The address uses words phishing pages use (log-in, verify, account …).",
     "path.brand": "The address names a well-known brand that does not own this site.",
     "path.kit": "The address has the shape of a phishing kit page.",
+    "url.hash_token": "The address carries a long machine-made identifier (a hash), as "
+    "phishing links made for each recipient do.",
     "domain.lure_words": "The site name is built from words phishing sites use "
     "(secure, verify, login …).",
+    "host.lure_word": "The site name contains a word phishing sites use (secure, verify, "
+    "login …).",
     # Lookalikes of protected brands and of the organisation's own domains
     "lookalike.homoglyph": "The site name is made to look like a protected brand with "
     "look-alike characters.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from linkguard.core.checks import default_checks
 from linkguard.core.lists import ListIndex, parse_list_file
 from linkguard.core.model import Decision, Facts, LinkContext
 from linkguard.core.policy import Policy
+from linkguard.core.url import ParsedUrl, parse_url
 from linkguard.service import Judge
 from linkguard.settings import default_shipped_lists_dir
 from tests.core.support import Judging
@@ -47,6 +49,9 @@ brands:
   - name: Microsoft
     tokens: [microsoft, outlook, onedrive]
     domains: [microsoft.com, live.com, outlook.com, office.com]
+  - name: Sagawa
+    tokens: [sagawa]
+    domains: [sagawa-exp.co.jp]
 """
 PLATFORMS = """
 platforms:
@@ -95,6 +100,21 @@ def _judging(judge: Judge) -> Judging:
 def crafted() -> Judging:
     catalog = crafted_catalog()
     return _judging(Judge(catalog, default_checks(catalog, load_confusables()), Policy()))
+
+
+@pytest.fixture(scope="session")
+def strengths() -> Callable[[str, str], dict[str, float]]:
+    """``strengths(check_name, url)``: the signals one crafted check emits, by code, with the
+    strength each carries (reasons show evidence, not strength)."""
+    catalog = crafted_catalog()
+    checks = {c.name: c for c in default_checks(catalog, load_confusables())}
+
+    def run(check: str, url: str) -> dict[str, float]:
+        parsed = parse_url(url)
+        assert isinstance(parsed, ParsedUrl), parsed
+        return {s.code: s.strength for s in checks[check].run(parsed, LinkContext(), Facts(),
+                                                               NOW)}
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from linkguard.core.model import Decision
 
 Judging = Callable[..., Decision]
+Strengths = Callable[[str, str], dict[str, float]]  # (check name, url) → {code: strength}
 
 
 def codes(decision: Decision) -> set[str]:

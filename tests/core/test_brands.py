@@ -74,3 +74,48 @@ def test_lookups_touch_candidates_not_all_brands() -> None:
     # brands there are: a 6-letter label has 7 keys, each mapping to few tokens.
     keys = {"paypa", *{"paypa"[:i] + "paypa"[i + 1:] for i in range(5)}}
     assert sum(len(big.deletions.get(k, ())) for k in keys) < 10
+
+
+SHORT = BrandIndex([
+    Brand("DHL", ("dhl",), ("dhl.com", "dhl.de")),
+    Brand("HSBC", ("hsbc",), ("hsbc.com",)),
+    Brand("eBay", ("ebay",), ("ebay.com",)),
+    Brand("UBS", ("ubs",), ("ubs.com",)),
+    Brand("Sagawa", ("sagawa",), ("sagawa-exp.co.jp",)),
+], CONFUSABLES)
+
+
+@pytest.mark.parametrize(("domain", "imitates"), [
+    ("dh.com", "dhl"),  # no vowel left: reads as the acronym it came from
+    ("dl.com", "dhl"),
+    ("hl.com", "dhl"),
+    ("hsb.com", "hsbc"),  # a four-letter name cut at its end
+    ("sbc.com", "hsbc"),
+    ("bs.com", "ubs"),
+])
+def test_short_omissions_without_a_vowel(domain: str, imitates: str) -> None:
+    hit = SHORT.short_omission(domain)
+    assert hit is not None
+    assert (hit.token, hit.kind, hit.strength) == (imitates, "omission", 0.6)
+
+
+@pytest.mark.parametrize("domain", [
+    "us.com",  # from ubs, but a word
+    "ub.com",
+    "bay.com",  # from ebay: a word
+    "eba.com",
+    "dh.de",  # dhl.de is not DHL's main domain: only the main name is read this way
+    "dh.net",  # another suffix: someone else's name
+    "hsbc.com",  # not an omission at all
+    "d.com",  # one letter: nothing left to read
+])
+def test_short_omission_near_misses(domain: str) -> None:
+    assert SHORT.short_omission(domain) is None
+
+
+def test_unhyphenated_registered_label() -> None:
+    hit = SHORT.unhyphenated_label("sagawaexp")
+    assert hit is not None
+    assert (hit.token, hit.brand.name, hit.kind) == ("sagawa-exp", "Sagawa", "hyphenation")
+    assert SHORT.unhyphenated_label("sagawa") is None  # the token: read as an exact name
+    assert SHORT.unhyphenated_label("sagawaexpress") is None

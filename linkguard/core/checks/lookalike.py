@@ -145,6 +145,14 @@ class LookalikeCheck:
         hit = self.brands.typo(skeleton, skeletons=True) if _disguised(plain, skeleton) else None
         if hit is not None:
             return _signal("lookalike.homoglyph", hit, evidence, f"skeleton+{hit.kind}", 1.0)
+        if not is_idn:
+            hit = self.brands.unhyphenated_label(plain)
+            if hit is not None:
+                kind = "hyphenation" if label != hit.token else "tld-swap"
+                return _signal("lookalike.typo", hit, evidence, kind, hit.strength)
+            hit = self.brands.short_omission(url.registrable_domain)
+            if hit is not None:
+                return _signal("lookalike.typo", hit, evidence, hit.kind, hit.strength)
         return self._combo(label, evidence)
 
     def _combo(self, label: str, evidence: dict[str, str | int | float | bool]) -> Signal | None:

@@ -35,6 +35,9 @@ ATTACKS = [
     ("https://ebbay.com/", "lookalike.typo", Verdict.WARN),  # repetition of a 4-letter name
     ("https://eaby.com/", "lookalike.typo", Verdict.WARN),  # transposition
     ("https://dhl.net/", "lookalike.typo", Verdict.WARN),  # TLD swap of a 3-letter name
+    ("https://dh.com/", "lookalike.typo", Verdict.WARN),  # omission leaving no vowel
+    ("https://sagawaexp.co.jp/", "lookalike.typo", Verdict.WARN),  # hyphen of sagawa-exp dropped
+    ("https://sagawa-exp.com/", "lookalike.typo", Verdict.WARN),  # hyphenated label, other TLD
     # combosquats
     ("https://paypal-secure-login.com/", "lookalike.combo", Verdict.CONFIRM),
     ("https://secure-paypal.net/", "lookalike.combo", Verdict.CONFIRM),
@@ -79,6 +82,9 @@ BENIGN = [
     "https://adhlab.org/",
     "https://www.paypay.ne.jp/",  # a real brand one letter from another
     "https://www.dhl.de/de/privatkunden.html",
+    "https://bay.com/",  # ebay less a letter: a word, someone's name
+    "https://dh.de/",  # dhl less a letter, but not under DHL's main suffix
+    "https://www.sagawa-exp.co.jp/",
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from linkguard.core.model import Verdict
-from tests.core.support import Judging, codes
+from tests.core.support import Judging, Strengths, codes
 
 CASES = [
     # (url, codes expected, codes that must be absent)
@@ -64,3 +64,61 @@ def test_ip_range_is_evidence(crafted: Judging) -> None:
     reason = next(r for r in crafted("http://0177.0.0.1/").reasons
                   if r.code == "host.ip_literal")
     assert reason.evidence == {"host": "127.0.0.1", "range": "loopback"}
+
+
+@pytest.mark.parametrize(("url", "strength"), [
+    ("https://shopexamples.com/", 0.5),  # 12 letters
+    ("https://shopexample.com/", None),  # 11 letters: an ordinary name
+    ("https://cityapartment.com/", 0.5),  # 13
+    ("https://cityapartments.com/", 0.75),  # 14 to 17
+    ("https://onlinebankingmanage.com/", 1.0),  # 18 and more
+    ("https://shop-example.com/", None),  # hyphens are not letters (many_hyphens counts them)
+])
+def test_long_names_count_in_steps(strengths: Strengths, url: str,
+                                   strength: float | None) -> None:
+    assert strengths("structure", url).get("host.long_name") == strength
+
+
+@pytest.mark.parametrize("url", [
+    "https://betasus199.com/",  # a word and a serial number
+    "https://site9423773.example.net/",
+    "https://hepsbahis01.com/",  # two digits at the very end of a word
+    "https://konto54875424.eu/",
+])
+def test_numbered_names(crafted: Judging, url: str) -> None:
+    decision = crafted(url)
+    assert "host.numbered_name" in codes(decision)
+    assert decision.verdict is Verdict.ALLOW  # weak alone
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.mp3.com/",
+    "https://web2.example.com/",
+    "https://example.com/2024/05/",  # numbers in the path are not the name's
+    "https://a1b2.com/",  # too short to read as a word with a number
+    "https://de30.com/",  # two digits after fewer than three letters
+])
+def test_numbered_name_near_misses(crafted: Judging, url: str) -> None:
+    assert "host.numbered_name" not in codes(crafted(url))
+
+
+@pytest.mark.parametrize(("url", "shortener"), [
+    ("https://x7k2.app.link/abc", "app.link"),  # a shortener handing out subdomains
+    ("https://maps.app.goo.gl/xyz", "goo.gl"),
+    ("https://bit.ly/3xYzAbC", "bit.ly"),
+])
+def test_shortener_subdomains(url: str, shortener: str, shipped: Judging) -> None:
+    reason = next(r for r in shipped(url).reasons if r.code == "redirect.shortener")
+    assert reason.evidence["shortener"] == shortener
+
+
+def test_shortener_lookalike_parent_is_not_a_shortener(crafted: Judging) -> None:
+    assert "redirect.shortener" not in codes(crafted("https://bit.ly.example.com/abc"))
+    assert "redirect.shortener" not in codes(crafted("https://notbit.ly/abc"))
+
+
+def test_plain_http_needs_company_to_warn(crafted: Judging) -> None:
+    assert crafted("http://example.org/about").verdict is Verdict.ALLOW
+    # http and a name ending in a serial number: two weak signs together
+    assert crafted("http://betasus199.com/").verdict is Verdict.WARN
+    assert crafted("https://betasus199.com/").verdict is Verdict.ALLOW
