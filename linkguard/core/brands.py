@@ -242,9 +242,10 @@ class BrandIndex:
                 # A registered label that is an ordinary word ("slack", "orange"): a misspelling
                 # of it is worth a warning, not more.
                 strength = min(strength, LABEL_STRENGTH)
+            brand = self.names[token]
             if strength > best_strength or (strength == best_strength and best is not None
-                                            and len(token) > len(best.token)):
-                best, best_strength = TokenHit(token, self.names[token], kind, strength), strength
+                                            and _preferred(token, brand, best)):
+                best, best_strength = TokenHit(token, brand, kind, strength), strength
         return best
 
     def find_inside(self, text: str) -> list[tuple[int, str]]:
@@ -258,6 +259,15 @@ class BrandIndex:
             automaton.make_automaton()
             self._automaton = automaton
         return [(end - len(token) + 1, token) for end, token in self._automaton.iter(text)]
+
+
+def _preferred(token: str, brand: Brand, best: TokenHit) -> bool:
+    """Between two equally strong candidates: the longer name, then the brand (and name)
+    first in alphabetical order, so the answer does not depend on the order candidates were
+    met in (which follows string hashes, different in every process)."""
+    if len(token) != len(best.token):
+        return len(token) > len(best.token)
+    return (brand.name, token) < (best.brand.name, best.token)
 
 
 def _deletions(text: str) -> set[str]:

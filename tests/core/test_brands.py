@@ -74,3 +74,15 @@ def test_lookups_touch_candidates_not_all_brands() -> None:
     # brands there are: a 6-letter label has 7 keys, each mapping to few tokens.
     keys = {"paypa", *{"paypa"[:i] + "paypa"[i + 1:] for i in range(5)}}
     assert sum(len(big.deletions.get(k, ())) for k in keys) < 10
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_equally_near_names_resolve_by_brand_name(reverse: bool) -> None:
+    # "mountainx" is one omission from both names, equally long, equally strong: the brand
+    # first in alphabetical order wins, whatever order the candidates are met in.
+    brands = [Brand("Zeta", ("mountainxy",), ("mountainxy.com",)),
+              Brand("Alpha", ("mountainxz",), ("mountainxz.com",))]
+    index = BrandIndex(brands[::-1] if reverse else brands, CONFUSABLES)
+    hit = index.typo("mountainx")
+    assert hit is not None
+    assert (hit.brand.name, hit.token, hit.kind) == ("Alpha", "mountainxz", "omission")
