@@ -21,6 +21,7 @@ Everything here is pure: no network, no clock, no environment.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import re
@@ -133,15 +134,45 @@ class DomainParts:
 @functools.lru_cache(maxsize=65536)
 def split_domain(host: str) -> DomainParts:
     """Split an ASCII host name into subdomain, registrable domain and public suffix."""
-    ext = _EXTRACTOR(host)
-    if ext.domain and ext.suffix:
-        return DomainParts(ext.subdomain, f"{ext.domain}.{ext.suffix}", ext.suffix, ext.is_private)
-    if ext.is_private and ext.suffix == host:
+    found = _psl_split(host)
+    subdomain, domain, suffix, is_private = found if found is not None else _tldextract_split(host)
+    if domain and suffix:
+        return DomainParts(subdomain, f"{domain}.{suffix}", suffix, is_private)
+    if is_private and suffix == host:
         # The platform's own name (``github.io``): a private suffix is also a site of its owner.
         return DomainParts("", host, host, True)
     # A bare ICANN suffix (``co.uk``) or a name with no known suffix (``intranet``): there is
     # no registrable domain to speak of.
-    return DomainParts(ext.subdomain, "", ext.suffix, ext.is_private)
+    return DomainParts(subdomain, "", suffix, is_private)
+
+
+def _tldextract_split(host: str) -> tuple[str, str, str, bool]:
+    ext = _EXTRACTOR(host)
+    return ext.subdomain, ext.domain, ext.suffix, ext.is_private
+
+
+# tldextract's ``__call__`` reads its argument as a URL first (scheme, userinfo, port, IPv6
+# brackets, Unicode dots) and then walks its suffix trie; that reading is most of its cost.
+# A host name from the WHATWG parser has none of those parts, so for one the trie walk
+# (``suffix_index``) is called directly, and the parts are cut as ``_extract_netloc`` cuts
+# them. Anything else — a character that reading would act on, or no suffix at all (where
+# tldextract also looks for an IPv4 address) — goes the whole way. ``test_fast_paths`` holds
+# the two against each other.
+_PSL_TRIE = getattr(_EXTRACTOR, "_get_tld_extractor", None)
+_NOT_PLAIN = re.compile(r"[^a-z0-9.\-_]")
+
+
+def _psl_split(host: str) -> tuple[str, str, str, bool] | None:
+    if _PSL_TRIE is None or not host or host[-1] == "." or _NOT_PLAIN.search(host):
+        return None
+    labels = host.split(".")
+    found = _PSL_TRIE().suffix_index(labels, include_psl_private_domains=True)
+    if not found:
+        return None
+    index, node = found[0]
+    return (".".join(labels[: index - 1]) if index >= 2 else "",
+            labels[index - 1] if index > 0 else "", ".".join(labels[index:]),
+            bool(node.is_private))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -322,9 +353,52 @@ def _describe(raw: str, parsed: _Parsed) -> ParsedUrl | None:
         host = _other_host(hostname, host_type, scheme)
     if host is None:
         return None
-    return ParsedUrl(raw, href, scheme, username, password, host[0], host[1], host[2],
-                     int(port_text) if port_text else None, path, search[1:], fragment[1:],
-                     host[3], host[4], host[5], host[6], host[7])
+    url: ParsedUrl = _new_parsed(ParsedUrl)
+    _set_raw(url, raw)
+    _set_href(url, href)
+    _set_scheme(url, scheme)
+    _set_username(url, username)
+    _set_password(url, password)
+    _set_host(url, host[0])
+    _set_host_unicode(url, host[1])
+    _set_host_kind(url, host[2])
+    _set_port(url, int(port_text) if port_text else None)
+    _set_path(url, path)
+    _set_query(url, search[1:])
+    _set_fragment(url, fragment[1:])
+    _set_registrable_domain(url, host[3])
+    _set_registrable_domain_unicode(url, host[4])
+    _set_subdomain(url, host[5])
+    _set_suffix(url, host[6])
+    _set_suffix_is_private(url, host[7])
+    return url
+
+
+# ParsedUrl's generated __init__ sets each field with object.__setattr__ (the class is
+# frozen), which looks the field up on the type every time: with seventeen fields that cost
+# more than ada's parse. One is built per URL judged, so _describe sets the slots through their
+# descriptors, found once here in field order (as rewriter/links.py builds its records);
+# ``test_fast_paths`` pins that the result equals ParsedUrl(...) field for field.
+_new_parsed = object.__new__
+(
+    _set_raw,
+    _set_href,
+    _set_scheme,
+    _set_username,
+    _set_password,
+    _set_host,
+    _set_host_unicode,
+    _set_host_kind,
+    _set_port,
+    _set_path,
+    _set_query,
+    _set_fragment,
+    _set_registrable_domain,
+    _set_registrable_domain_unicode,
+    _set_subdomain,
+    _set_suffix,
+    _set_suffix_is_private,
+) = (getattr(ParsedUrl, f.name).__set__ for f in dataclasses.fields(ParsedUrl))
 
 
 # What ParsedUrl says about a host: host, host_unicode, host_kind, registrable_domain,
