@@ -160,12 +160,15 @@ class BrandIndex:
         self._longest_skeleton_key = 0
         self._long_names: set[str] = set()  # names of 7+ letters (two-letter insertions)
         self._automaton: ahocorasick.Automaton | None = None  # built on first use
-        self._typo_memo: Memo[tuple[str, bool], TokenHit | bool] = Memo(200_000)
+        # Remembered answers, one memo per kind of lookup (False is a remembered "no hit").
+        self._typo_memo: Memo[str, TokenHit | bool] = Memo(100_000)
+        self._skeleton_typo_memo: Memo[str, TokenHit | bool] = Memo(100_000)
         for brand in brands:
             self.add(brand)
 
     def add(self, brand: Brand) -> None:
         self._typo_memo.clear()
+        self._skeleton_typo_memo.clear()
         for domain in brand.domains:
             self.owned.setdefault(domain, brand)
         for token in brand.tokens:
@@ -216,10 +219,10 @@ class BrandIndex:
         ``text`` is one edit away from a token's skeleton)."""
         if len(text) < 3 or len(text) > 64:
             return None
-        key = (text, skeletons)
-        found = self._typo_memo.get(key)
-        if found is None:  # False is a remembered "no hit"
-            found = self._typo_memo.put(key, self._typo(text, skeletons) or False)
+        memo = self._skeleton_typo_memo if skeletons else self._typo_memo
+        found = memo.get(text)
+        if found is None:
+            found = memo.put(text, self._typo(text, skeletons) or False)
         return found if isinstance(found, TokenHit) else None
 
     def _typo(self, text: str, skeletons: bool) -> TokenHit | None:

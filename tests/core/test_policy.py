@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from linkguard.core.model import Signal, Verdict
+from linkguard.core import policy
+from linkguard.core.model import Reason, Signal, Verdict
 from linkguard.core.policy import DEFAULT_WEIGHTS, Policy, PolicyError
 from linkguard.core.reasons import REASONS
 
@@ -80,3 +83,10 @@ def test_domain_age_unknown_posture_can_fail_closed() -> None:
 def test_bad_config_is_a_clear_error(config: dict[str, object], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         Policy.from_config(config)
+
+
+def test_reason_setters_follow_field_order() -> None:
+    assert tuple(f.name for f in dataclasses.fields(Reason)) == ("code", "message", "evidence")
+    for name in ("code", "message", "evidence"):
+        assert getattr(policy, f"_set_{name}") == getattr(Reason, name).__set__
+    assert policy._reason("a", "b", {"c": 1}) == Reason("a", "b", {"c": 1})
