@@ -153,13 +153,26 @@ class BrandIndex:
         self.short_omissions: dict[str, tuple[str, Brand]] = {}
         # "sagawaexp" → ("sagawa-exp", brand): hyphenated registered labels run together.
         self.unhyphenated: dict[str, tuple[str, Brand]] = {}
+        # The keys of the two deletion indexes again, as sets, for the "is anything near?"
+        # probe that settles most lookups: with 100,000 protected names the index holds ~1M
+        # keys, and there a set finds a missing key in about half the time a dict does (its
+        # open addressing probes neighbouring slots, in one cache line; a dict's probe
+        # sequence jumps). Also the longest key of each, since no longer name can be near.
+        self._deletion_keys: set[str] = set()
+        self._skeleton_deletion_keys: set[str] = set()
+        self._longest_key = 0
+        self._longest_skeleton_key = 0
+        self._long_names: set[str] = set()  # names of 7+ letters (two-letter insertions)
         self._automaton: ahocorasick.Automaton | None = None  # built on first use
-        self._typo_memo: Memo[tuple[str, bool], TokenHit | bool] = Memo(200_000)
+        # Remembered answers, one memo per kind of lookup (False is a remembered "no hit").
+        self._typo_memo: Memo[str, TokenHit | bool] = Memo(100_000)
+        self._skeleton_typo_memo: Memo[str, TokenHit | bool] = Memo(100_000)
         for brand in brands:
             self.add(brand)
 
     def add(self, brand: Brand) -> None:
         self._typo_memo.clear()
+        self._skeleton_typo_memo.clear()
         for domain in brand.domains:
             self.owned.setdefault(domain, brand)
         for token in brand.tokens:
@@ -174,13 +187,19 @@ class BrandIndex:
             if name in self.names:
                 continue
             self.names[name] = brand
+            if len(name) >= 7:
+                self._long_names.add(name)
             self.skeletons.setdefault(self.confusables.skeleton(name), name)
             if len(name) >= 3:
                 for variant in (name, *_deletions(name)):
                     self.deletions.setdefault(variant, []).append(name)
+                    self._deletion_keys.add(variant)
                 skeleton = self.confusables.skeleton(name)
                 for variant in (skeleton, *_deletions(skeleton)):
                     self.skeleton_deletions.setdefault(variant, []).append(name)
+                    self._skeleton_deletion_keys.add(variant)
+                self._longest_key = max(self._longest_key, len(name))
+                self._longest_skeleton_key = max(self._longest_skeleton_key, len(skeleton))
 
         for domain in brand.domains[:_LABELS_PER_BRAND]:
             label = domain.partition(".")[0]
@@ -240,30 +259,37 @@ class BrandIndex:
         ``text`` is one edit away from a token's skeleton)."""
         if len(text) < 3 or len(text) > 64:
             return None
-        key = (text, skeletons)
-        found = self._typo_memo.get(key)
-        if found is None:  # False is a remembered "no hit"
-            found = self._typo_memo.put(key, self._typo(text, skeletons) or False)
+        memo = self._skeleton_typo_memo if skeletons else self._typo_memo
+        found = memo.get(text)
+        if found is None:
+            found = memo.put(text, self._typo(text, skeletons) or False)
         return found if isinstance(found, TokenHit) else None
 
     def _typo(self, text: str, skeletons: bool) -> TokenHit | None:
-        index = self.skeleton_deletions if skeletons else self.deletions
-        variants = _deletions(text)
-        if not skeletons and len(text) >= 9:
+        if skeletons:
+            index, keys, longest = (self.skeleton_deletions, self._skeleton_deletion_keys,
+                                    self._longest_skeleton_key)
+        else:
+            index, keys, longest = self.deletions, self._deletion_keys, self._longest_key
+        if not skeletons and len(text) >= 9 and len(text) - 2 <= self._longest_key:
             # Two letters slipped in together ("microsesoft", "paypalls"): dnstwist's plural
             # fuzzer does this, and in a long name it still reads as the brand.
             pairs = [text[:i] + text[i + 2:] for i in range(1, len(text) - 1)]
-            if not self.names.keys().isdisjoint(pairs):
+            if not self._long_names.isdisjoint(pairs):
                 for name in pairs:
-                    if name in self.names and len(name) >= 7:
+                    if name in self._long_names:
                         return TokenHit(name, self.names[name], "insertion2",
                                         1.0 if name in self.tokens else LABEL_STRENGTH)
+        if len(text) > longest + 1:
+            return None  # text and its deletions are all longer than every key
         # Most names are one edit from no protected name at all: one probe of every variant,
-        # in C (a view's isdisjoint walks the small set), settles that without a Python loop.
-        if text not in index and index.keys().isdisjoint(variants):
+        # in C (a set's isdisjoint walks the small set), settles that without a Python loop.
+        variants = _deletions(text)
+        variants.add(text)
+        if keys.isdisjoint(variants):
             return None
         candidates: list[str] = []
-        for variant in (text, *variants):
+        for variant in variants:
             candidates.extend(index.get(variant, ()))
         best: TokenHit | None = None
         best_strength = 0.0
@@ -282,9 +308,10 @@ class BrandIndex:
                 # A registered label that is an ordinary word ("slack", "orange"): a misspelling
                 # of it is worth a warning, not more.
                 strength = min(strength, LABEL_STRENGTH)
+            brand = self.names[token]
             if strength > best_strength or (strength == best_strength and best is not None
-                                            and len(token) > len(best.token)):
-                best, best_strength = TokenHit(token, self.names[token], kind, strength), strength
+                                            and _preferred(token, brand, best)):
+                best, best_strength = TokenHit(token, brand, kind, strength), strength
         return best
 
     def find_inside(self, text: str) -> list[tuple[int, str]]:
@@ -298,6 +325,15 @@ class BrandIndex:
             automaton.make_automaton()
             self._automaton = automaton
         return [(end - len(token) + 1, token) for end, token in self._automaton.iter(text)]
+
+
+def _preferred(token: str, brand: Brand, best: TokenHit) -> bool:
+    """Between two equally strong candidates: the longer name, then the brand (and name)
+    first in alphabetical order, so the answer does not depend on the order candidates were
+    met in (which follows string hashes, different in every process)."""
+    if len(token) != len(best.token):
+        return len(token) > len(best.token)
+    return (brand.name, token) < (best.brand.name, best.token)
 
 
 def _deletions(text: str) -> set[str]:

@@ -92,7 +92,8 @@ class ListIndex:
         host = url.host
         if not host:
             return []
-        found = [e for e in self.by_host.get(host, ()) if e.active(now)]
+        exact = self.by_host.get(host)
+        found = [e for e in exact if e.active(now)] if exact else []
         # Walk up the labels: a.b.example.com, b.example.com, example.com, com.
         name = host
         while name:

@@ -7,6 +7,7 @@ plain dict that empties itself when full, which keeps lookups at C speed and mem
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -14,14 +15,15 @@ V = TypeVar("V")
 
 
 class Memo(Generic[K, V]):
-    __slots__ = ("_data", "limit")
+    __slots__ = ("_data", "get", "limit")
 
     def __init__(self, limit: int) -> None:
         self._data: dict[K, V] = {}
         self.limit = limit
-
-    def get(self, key: K) -> V | None:
-        return self._data.get(key)
+        # The dict's own get, bound once: a lookup is then one call into C, with no Python
+        # frame in between (the memo is consulted several times per URL). ``put`` and
+        # ``clear`` empty this same dict, never replace it, so the binding stays valid.
+        self.get: Callable[[K], V | None] = self._data.get
 
     def __contains__(self, key: object) -> bool:
         return key in self._data

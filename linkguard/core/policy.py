@@ -21,11 +21,12 @@ approval of one link must not talk away.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from linkguard.core.model import Reason, Signal, Verdict
+from linkguard.core.model import Evidence, Reason, Signal, Verdict
 from linkguard.core.reasons import REASONS, message_for
 
 DEFAULT_THRESHOLDS: dict[str, float] = {"warn": 4.0, "confirm": 8.0, "block": 15.0}
@@ -161,8 +162,8 @@ class Policy:
         # score_of, inlined: this runs on every click.
         scores = [weights.get(s.code, 0.0) * max(0.0, min(1.0, s.strength)) for s in collected]
         order = sorted(range(len(collected)), key=lambda i: (-scores[i], collected[i].code))
-        reasons = tuple(Reason(collected[i].code, message_for(collected[i].code),
-                               collected[i].evidence) for i in order)
+        reasons = tuple(_reason(collected[i].code, message_for(collected[i].code),
+                                collected[i].evidence) for i in order)
         score = round(sum(scores), 2)
         codes = {s.code for s in collected}
         if codes.isdisjoint(_PRECEDENCE):
@@ -178,6 +179,21 @@ class Policy:
 
 
 _PRECEDENCE = frozenset({"list.block", "list.allow"})
+
+# Reason's generated __init__ sets each field with object.__setattr__ (it is frozen); reasons
+# are built for every URL judged, so decide sets the slots through their descriptors, found
+# once here in field order (``test_policy`` pins the order).
+_new_reason = object.__new__
+_set_code, _set_message, _set_evidence = (
+    getattr(Reason, f.name).__set__ for f in dataclasses.fields(Reason))
+
+
+def _reason(code: str, message: str, evidence: Evidence) -> Reason:
+    reason: Reason = _new_reason(Reason)
+    _set_code(reason, code)
+    _set_message(reason, message)
+    _set_evidence(reason, evidence)
+    return reason
 
 
 def _dedupe(signals: Iterable[Signal]) -> list[Signal]:

@@ -134,15 +134,50 @@ class DomainParts:
 @functools.lru_cache(maxsize=65536)
 def split_domain(host: str) -> DomainParts:
     """Split an ASCII host name into subdomain, registrable domain and public suffix."""
-    ext = _EXTRACTOR(host)
-    if ext.domain and ext.suffix:
-        return DomainParts(ext.subdomain, f"{ext.domain}.{ext.suffix}", ext.suffix, ext.is_private)
-    if ext.is_private and ext.suffix == host:
+    return DomainParts(*_split(host))
+
+
+def _split(host: str) -> tuple[str, str, str, bool]:
+    """split_domain's parts as a plain tuple (the URL model's own host memo keeps those)."""
+    found = _psl_split(host)
+    subdomain, domain, suffix, is_private = found if found is not None else _tldextract_split(host)
+    if domain and suffix:
+        return subdomain, f"{domain}.{suffix}", suffix, is_private
+    if is_private and suffix == host:
         # The platform's own name (``github.io``): a private suffix is also a site of its owner.
-        return DomainParts("", host, host, True)
+        return "", host, host, True
     # A bare ICANN suffix (``co.uk``) or a name with no known suffix (``intranet``): there is
     # no registrable domain to speak of.
-    return DomainParts(ext.subdomain, "", ext.suffix, ext.is_private)
+    return subdomain, "", suffix, is_private
+
+
+def _tldextract_split(host: str) -> tuple[str, str, str, bool]:
+    ext = _EXTRACTOR(host)
+    return ext.subdomain, ext.domain, ext.suffix, ext.is_private
+
+
+# tldextract's ``__call__`` reads its argument as a URL first (scheme, userinfo, port, IPv6
+# brackets, Unicode dots) and then walks its suffix trie; that reading is most of its cost.
+# A host name from the WHATWG parser has none of those parts, so for one the trie walk
+# (``suffix_index``) is called directly, and the parts are cut as ``_extract_netloc`` cuts
+# them. Anything else — a character that reading would act on, or no suffix at all (where
+# tldextract also looks for an IPv4 address) — goes the whole way. ``test_fast_paths`` holds
+# the two against each other.
+_PSL_TRIE = getattr(_EXTRACTOR, "_get_tld_extractor", None)
+_NOT_PLAIN = re.compile(r"[^a-z0-9.\-_]")
+
+
+def _psl_split(host: str) -> tuple[str, str, str, bool] | None:
+    if _PSL_TRIE is None or not host or host[-1] == "." or _NOT_PLAIN.search(host):
+        return None
+    labels = host.split(".")
+    found = _PSL_TRIE().suffix_index(labels, include_psl_private_domains=True)
+    if not found:
+        return None
+    index, node = found[0]
+    return (".".join(labels[: index - 1]) if index >= 2 else "",
+            labels[index - 1] if index > 0 else "", ".".join(labels[index:]),
+            bool(node.is_private))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -238,7 +273,7 @@ def _ada_parse(raw: str) -> _Parsed:
     a parsed URL as its serialisation plus eight offsets into it ("url_aggregator"
     components), and each getter is a substring between two of them; taking the offsets once
     and slicing here gives the same strings at a fraction of the cost. The slices follow
-    ``url_aggregator::get_*`` in ada's source; ``tests/core/test_url_fast.py`` holds them
+    ``url_aggregator::get_*`` in ada's source; ``tests/core/test_fast_paths.py`` holds them
     against ``ada_url.parse_url``. The serialisation of a valid URL is ASCII (WHATWG
     percent-encodes and punycodes everything else), so byte offsets are character offsets;
     anything else takes the per-attribute path.
@@ -424,10 +459,9 @@ def _domain_host(hostname: str) -> _Host | None:
         return None
     if not host:
         return (host, host, HostKind.DOMAIN, "", "", "", "", False)
-    parts = split_domain(host)
-    return (host, host_to_unicode(host), HostKind.DOMAIN, parts.registrable_domain,
-            host_to_unicode(parts.registrable_domain), parts.subdomain, parts.suffix,
-            parts.is_private)
+    subdomain, registrable_domain, suffix, is_private = _split(host)
+    return (host, host_to_unicode(host), HostKind.DOMAIN, registrable_domain,
+            host_to_unicode(registrable_domain), subdomain, suffix, is_private)
 
 
 def _other_host(hostname: str, host_type: int, scheme: str) -> _Host | None:

@@ -119,3 +119,15 @@ def test_unhyphenated_registered_label() -> None:
     assert (hit.token, hit.brand.name, hit.kind) == ("sagawa-exp", "Sagawa", "hyphenation")
     assert SHORT.unhyphenated_label("sagawa") is None  # the token: read as an exact name
     assert SHORT.unhyphenated_label("sagawaexpress") is None
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_equally_near_names_resolve_by_brand_name(reverse: bool) -> None:
+    # "mountainx" is one omission from both names, equally long, equally strong: the brand
+    # first in alphabetical order wins, whatever order the candidates are met in.
+    brands = [Brand("Zeta", ("mountainxy",), ("mountainxy.com",)),
+              Brand("Alpha", ("mountainxz",), ("mountainxz.com",))]
+    index = BrandIndex(brands[::-1] if reverse else brands, CONFUSABLES)
+    hit = index.typo("mountainx")
+    assert hit is not None
+    assert (hit.brand.name, hit.token, hit.kind) == ("Alpha", "mountainxz", "omission")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkguard.core.model import Verdict
+from linkguard.core import engine
+from linkguard.core.model import Decision, Verdict
 from tests.core.support import Judging
 
 
@@ -44,3 +47,10 @@ def test_any_text_gets_a_decision(crafted: Judging, text: str) -> None:
 def test_url_like_text_gets_a_decision(crafted: Judging, url: str, text: str | None) -> None:
     decision = crafted(url, text=text)
     assert decision.score >= 0
+
+
+def test_decision_setters_follow_field_order() -> None:
+    names = ("verdict", "score", "reasons", "url", "unwrapped_from")
+    assert tuple(f.name for f in dataclasses.fields(Decision)) == names
+    for name in names:
+        assert getattr(engine, f"_set_{name}") == getattr(Decision, name).__set__

@@ -7,8 +7,10 @@ and over generated ones:
 * the URL parse reads ada's component offsets once and slices the serialisation, instead of
   one library call per attribute (``ada_url.parse_url``);
 * a URL already in its WHATWG form (lower-case http(s), plain host, clean path) is cut into
-  its pieces without asking ada at all, and ``ParsedUrl`` is built through its slots;
-* host facts (Public Suffix List split, Unicode form) are remembered per host name;
+  its pieces without asking ada at all, and ``ParsedUrl`` is built through its slots (set
+  through their descriptors, not through the frozen dataclass's ``__init__``);
+* host facts (Public Suffix List split, Unicode form) are remembered per host name, and the
+  split walks tldextract's suffix trie directly instead of reading the host as a URL first;
 * lure words inside a site name are found with an Aho–Corasick automaton instead of a regex
   alternation, longest word first, and whether a rest of a label splits into words is read
   off the same kind of automaton instead of trying every split;
@@ -148,6 +150,49 @@ def test_parsed_url_built_through_slots_equals_the_constructor(raw: str) -> None
     assert built == ParsedUrl(*values)  # type: ignore[arg-type]
     assert [getattr(built, f.name) for f in dataclasses.fields(ParsedUrl)] == values
     assert hash(built) == hash(ParsedUrl(*values))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", TRICKY + _wpt_inputs())
+def test_parsed_url_built_from_slots_equals_constructor(raw: str) -> None:
+    parsed = parse_url(raw)
+    if not isinstance(parsed, ParsedUrl):
+        return
+    # Every slot is set (an unset one raises here), each to what the constructor would set.
+    values = {f.name: getattr(parsed, f.name) for f in dataclasses.fields(ParsedUrl)}
+    assert ParsedUrl(**values) == parsed
+
+
+def test_parsed_url_setters_follow_field_order() -> None:
+    for f in dataclasses.fields(ParsedUrl):
+        assert getattr(url_module, f"_set_{f.name}") == getattr(ParsedUrl, f.name).__set__
+
+
+_SUFFIX_PIECES = st.sampled_from(["a", "b1", "xn--p1ai", "xn--80ak6aa92e", "co", "uk", "com", "jp",
+                                "kawasaki", "city", "ck", "www", "github", "io", "s3",
+                                "amazonaws", "blogspot", "", "-", "_x", "1", "255", "A", "é",
+                                "a:b", "a@b", "[::1]", " "])
+TOP50K = URL_DATA.parent / "top-sites" / "top50k.csv"
+
+
+@given(st.lists(_SUFFIX_PIECES, min_size=1, max_size=5).map(".".join))
+@settings(max_examples=1500, deadline=None)
+@example("alice.github.io")
+@example("x.kawasaki.jp")
+@example("city.kawasaki.jp")
+@example("intranet")
+@example("1.2.3.4")
+def test_suffix_trie_walk_equals_tldextract(host: str) -> None:
+    found = url_module._psl_split(host)
+    assert found is None or found == url_module._tldextract_split(host)
+
+
+@pytest.mark.skipif(not TOP50K.is_file(), reason="shared/data/top-sites not present")
+def test_suffix_trie_walk_equals_tldextract_on_popular_hosts() -> None:
+    hosts = [line.split(",", 1)[1].strip() for line in TOP50K.read_text("utf-8").splitlines()]
+    for host in hosts[:20000]:
+        for name in (host, f"www.{host}", host.rsplit(".", 1)[-1]):
+            found = url_module._psl_split(name)
+            assert found is None or found == url_module._tldextract_split(name), name
 
 
 def _host_facts_uncached(host: str) -> tuple[object, ...]:

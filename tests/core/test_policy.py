@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from linkguard.core.model import Signal, Verdict
+from linkguard.core import policy
+from linkguard.core.model import Reason, Signal, Verdict
 from linkguard.core.policy import DEFAULT_WEIGHTS, Policy, PolicyError
 from linkguard.core.reasons import REASONS
 
@@ -104,3 +107,10 @@ def test_override_rules_from_config() -> None:
         "never_for": ["list.block", "lookalike.homoglyph"]}})
     assert not strict.overridable(Verdict.BLOCK, ["lookalike.homoglyph"])
     assert strict.overridable(Verdict.BLOCK, ["reputation.feed"])  # the admin chose so
+
+
+def test_reason_setters_follow_field_order() -> None:
+    assert tuple(f.name for f in dataclasses.fields(Reason)) == ("code", "message", "evidence")
+    for name in ("code", "message", "evidence"):
+        assert getattr(policy, f"_set_{name}") == getattr(Reason, name).__set__
+    assert policy._reason("a", "b", {"c": 1}) == Reason("a", "b", {"c": 1})

@@ -79,7 +79,8 @@ class LookalikeCheck:
                  platforms: PlatformIndex | None = None) -> None:
         self.brands = brands
         self.platforms = platforms
-        self._memo: Memo[tuple[str, str, str], tuple[Signal, ...]] = Memo(MEMO_SIZE)
+        # Keyed by the host, or by host and userinfo when the URL has any.
+        self._memo: Memo[str | tuple[str, str, str], tuple[Signal, ...]] = Memo(MEMO_SIZE)
         self.lures = lure_words
         self.words = lure_words | GLUE_WORDS
         self.skeleton_words = frozenset(brands.confusables.skeleton(w) for w in self.words)
@@ -91,7 +92,8 @@ class LookalikeCheck:
             now: datetime) -> Iterable[Signal]:
         # Everything here depends on the host and userinfo only, and mail links repeat hosts
         # far more than they repeat URLs: remember the answer per host.
-        key = (url.host, url.username, url.password)
+        key = (url.host, url.username, url.password) if url.username or url.password \
+            else url.host
         found = self._memo.get(key)
         if found is None:
             found = self._memo.put(key, tuple(self._run(url)))
@@ -113,11 +115,14 @@ class LookalikeCheck:
             return
         label = url.domain_label_unicode
         if label:
-            yield from self._idn(label, url)
+            if not label.isascii() or label.startswith("xn--"):
+                yield from self._idn(label, url)  # (silent on any other ASCII label)
             signal = self._registered_label(label, url)
             if signal is not None:
                 yield signal
-        yield from self._in_front(url)
+        if url.subdomain and url.subdomain not in _SERVICE_LABELS:
+            # (_in_front's own first test, asked here to skip a generator for most hosts)
+            yield from self._in_front(url)
         if url.has_userinfo:
             yield from self._userinfo(url)
 
@@ -162,7 +167,7 @@ class LookalikeCheck:
         skeleton = self.brands.confusables.skeleton
         best: Signal | None = None
         for i, seg in enumerate(segments):
-            others = [s for j, s in enumerate(segments) if j != i]
+            others = segments[:i] + segments[i + 1:]
             # A label of one word was read whole above (exact, homoglyph, typo): only look
             # for a brand among several words, or inside the one word.
             hit = self._segment_hit(seg, skeleton(seg)) if len(segments) > 1 else None
