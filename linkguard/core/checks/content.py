@@ -38,7 +38,9 @@ _KIT_PAGE = re.compile(
     r"/(?:log-?in|sign-?in|logon|verif\w*|auth\w*|secure\w*|account\w*|update\w*|confirm\w*|"
     r"webscr|validat\w*|unlock\w*|recover\w*|billing\w*|payment\w*)\.(?:php|html?|aspx?)"
     r"(?:$|[?#])", re.IGNORECASE)
-_KIT_QUERY = re.compile(r"cmd=(?:3d)?login_submit|session(?:id)?=\$|securessl=|[?&]email=[^&]*@",
+# (An address in the query is not one of them: newsletters' unsubscribe and preference links
+# carry ``?email=`` too. It is url.embedded_email, which needs another sign to warn.)
+_KIT_QUERY = re.compile(r"cmd=(?:3d)?login_submit|session(?:id)?=\$|securessl=",
                         re.IGNORECASE)
 # Compromised CMS installs are the most common phishing host after free platforms: a page
 # (not an image or a document) served from a CMS's internal directories.

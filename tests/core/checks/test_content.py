@@ -18,7 +18,10 @@ CASES = [
     ("https://example.org/ib.paypal.com/signin.php", {"path.brand"}, set()),
     ("https://www.paypal.com/signin", set(), {"path.brand"}),  # the brand's own site
     ("https://example.org/#victim@corp.example", {"url.embedded_email"}, set()),
-    ("https://news.example.org/unsub?email=a@b.example", {"url.embedded_email"}, set()),
+    # An unsubscribe link carries the address too: a mild sign, not a phishing kit's.
+    ("https://news.example.org/unsub?email=a@b.example", {"url.embedded_email"}, {"path.kit"}),
+    ("https://lists.example.org/unsubscribe.php?email=a@b.example&l=3", {"url.embedded_email"},
+     {"path.kit"}),
     ("https://secure-account-update-billing.com/", {"domain.lure_words"}, set()),
     ("https://verifyaccountsupport.net/", {"domain.lure_words"}, set()),
     ("https://www.securityweek.com/", set(), {"domain.lure_words"}),
@@ -211,3 +214,9 @@ def test_address_in_the_fragment_warns_alone_in_the_query_it_needs_company(
         crafted: Judging) -> None:
     assert crafted("https://example.org/x#victim@corp.example").verdict is Verdict.WARN
     assert crafted("https://news.example.org/unsub?u=a@b.example").verdict is Verdict.ALLOW
+
+
+def test_unsubscribe_links_with_the_address_do_not_warn(crafted: Judging) -> None:
+    for url in ("https://news.example.org/unsubscribe?email=alice@corp.example",
+                "https://click.mailer.example/u/?email=alice%40corp.example&t=1"):
+        assert crafted(url).verdict < Verdict.WARN, url
