@@ -44,7 +44,7 @@ import cachetools
 import httpx
 
 from linkguard.core.redirects import OpenRedirects
-from linkguard.core.url import HostKind, ParsedUrl, parse_url
+from linkguard.core.url import HostKind, ParsedUrl, listed_parent, parse_url
 
 __all__ = [
     "AddressPolicy",
@@ -191,12 +191,7 @@ class RedirectResolver:
         return True
 
     def _is_shortener(self, url: ParsedUrl) -> bool:
-        name = url.host
-        while name:
-            if name in self.shorteners:
-                return True
-            _, _, name = name.partition(".")
-        return False
+        return listed_parent(url.host, self.shorteners) is not None
 
     def _connection(self) -> httpx.AsyncBaseTransport:
         # The transport itself, not a client: no cookie jar, no redirect handling (httpx's

@@ -25,6 +25,7 @@ import dataclasses
 import enum
 import functools
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 
 import ada_url
@@ -178,6 +179,19 @@ def _psl_split(host: str) -> tuple[str, str, str, bool] | None:
     return (".".join(labels[: index - 1]) if index >= 2 else "",
             labels[index - 1] if index > 0 else "", ".".join(labels[index:]),
             bool(node.is_private))
+
+
+def listed_parent(host: str, names: Container[str]) -> str | None:
+    """``host`` or the nearest parent domain of it that is in ``names`` (``x7k2.app.link`` →
+    ``app.link``), or None: lists of services that hand out subdomains match them all."""
+    name = host
+    while name:
+        if name in names:
+            return name
+        _, dot, name = name.partition(".")
+        if not dot:
+            return None
+    return None
 
 
 @functools.lru_cache(maxsize=65536)

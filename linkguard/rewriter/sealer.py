@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from linkguard.core.tokens import KeyRing, MessageSealer, SealError
 from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
-from linkguard.core.url import HTTP_SCHEMES, ParsedUrl, parse_url
+from linkguard.core.url import HTTP_SCHEMES, ParsedUrl, listed_parent, parse_url
 
 
 @dataclass(slots=True)
@@ -97,11 +97,4 @@ class TokenSealer:
             return None
 
     def _exempt(self, host: str) -> bool:
-        name = host
-        while name:
-            if name in self.do_not_rewrite:
-                return True
-            _, dot, name = name.partition(".")
-            if not dot:
-                return False
-        return False
+        return listed_parent(host, self.do_not_rewrite) is not None

@@ -659,3 +659,17 @@ def test_never_raises(raw: str) -> None:
     parse_link_text(raw)
     host_to_ascii(raw)
     host_to_unicode(raw)
+
+
+@pytest.mark.parametrize(("host", "found"), [
+    ("app.link", "app.link"),
+    ("x7k2.app.link", "app.link"),
+    ("a.b.maps.app.goo.gl", "maps.app.goo.gl"),
+    ("link", None),  # a bare suffix of a listed name is not the name
+    ("notapp.link", None),  # a label ending in the name is not a subdomain of it
+    ("", None),
+])
+def test_listed_parent(host: str, found: str | None) -> None:
+    from linkguard.core.url import listed_parent  # noqa: PLC0415
+
+    assert listed_parent(host, {"app.link", "maps.app.goo.gl", "bit.ly"}) == found

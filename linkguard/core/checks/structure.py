@@ -10,7 +10,7 @@ from datetime import datetime
 from linkguard.core.catalog import Platform
 from linkguard.core.memo import Memo
 from linkguard.core.model import Facts, LinkContext, Signal
-from linkguard.core.url import HostKind, ParsedUrl
+from linkguard.core.url import HostKind, ParsedUrl, listed_parent
 
 # Beyond this many labels left of the registrable domain a host is unusual in mail links;
 # phishing uses deep chains to push the real domain off-screen on phones
@@ -123,14 +123,7 @@ class StructureCheck:
         """The listed shortener ``host`` belongs to: itself or a parent domain, as
         shorteners.txt says (link services hand out subdomains: ``x7k2.app.link``,
         ``maps.app.goo.gl``)."""
-        name = host
-        while name:
-            if name in self.shorteners:
-                return name
-            _, dot, name = name.partition(".")
-            if not dot:
-                return None
-        return None
+        return listed_parent(host, self.shorteners)
 
     def _host(self, url: ParsedUrl) -> Iterator[Signal]:
         """Signals of the host name alone (remembered per host)."""

@@ -28,6 +28,7 @@ from linkguard.core.clients import client_ip_for_log
 from linkguard.core.identity import Identity, bind
 from linkguard.ports import (
     AccessRequest,
+    AccessRequestStore,
     ClickAction,
     DuplicateEntryError,
     NewAccessRequest,
@@ -81,13 +82,10 @@ def clean_justification(text: str) -> tuple[str | None, str | None]:
 
 @router.get("/r/{token}/request")
 async def request_form(token: str, request: Request) -> Response:
-    step = await step_start(request, token, REQUEST)
+    step = await _request_step(request, token)
     if isinstance(step, Response):
         return step
-    state, opened, parts = step
-    store = state.access
-    if store is None:  # overridable() needs one: not reached
-        return not_set_up(state, request, opened, token)
+    state, opened, parts, store = step
     identity, _ = session_of(parts, request)
     if identity is None:
         return see_other(f"/r/{token}/sign-in?for=request")
@@ -107,13 +105,10 @@ async def request_form(token: str, request: Request) -> Response:
 
 @router.post("/r/{token}/request")
 async def send_request(token: str, request: Request) -> Response:
-    step = await step_start(request, token, REQUEST)
+    step = await _request_step(request, token)
     if isinstance(step, Response):
         return step
-    state, opened, parts = step
-    store = state.access
-    if store is None:  # overridable() needs one: not reached
-        return not_set_up(state, request, opened, token)
+    state, opened, parts, store = step
     identity, present = session_of(parts, request)
     if identity is None:
         return await refuse(state, request, opened, token,
@@ -154,6 +149,18 @@ async def send_request(token: str, request: Request) -> Response:
     if state.notify_access is not None:
         await run_in_threadpool(_notify, state.notify_access, created)
     return see_other(f"/r/{token}/request")
+
+
+async def _request_step(request: Request, token: str) -> tuple[
+        AppState, Click, IdentityParts, AccessRequestStore] | Response:
+    """The confirmation steps' start for a blocked link admins may override, and the store."""
+    step = await step_start(request, token, REQUEST)
+    if isinstance(step, Response):
+        return step
+    state, opened, parts = step
+    if state.access is None:  # overridable() lets nothing through without a store
+        return not_set_up(state, request, opened, token)
+    return state, opened, parts, state.access
 
 
 def _notify(notify: Callable[[AccessRequest], None], created: AccessRequest) -> None:
