@@ -18,18 +18,19 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# pymilter is a C extension over libmilter: gcc and libmilter-dev build it (the packages
-# .ci/run installs for `make test`). They stay in this stage.
+# pymilter is a C extension over libmilter: gcc and libmilter-dev build it, and gcc with
+# zlib's headers compiles linkguard's hot paths (setup.py, Cython) — the packages .ci/run
+# installs for `make test`. They stay in this stage.
 # Debian versions are not pinned (DL3008): the pinned base image tag fixes the Debian release,
 # and a pinned package version disappears from the archive at its next security update,
 # which would break the build rather than make it reproducible.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev libmilter-dev \
+ && apt-get install -y --no-install-recommends gcc libc6-dev libmilter-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY allowlists ./allowlists
 COPY linkguard ./linkguard
 RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .

@@ -4,39 +4,59 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NATIVE := $(VENV)/.native
+# The modules setup.py compiles live here (linkguard/native.py lists them); any change in
+# these folders reruns the in-place build, which recompiles only the modules that changed.
+NATIVE_SRC := setup.py linkguard/native.py
+NATIVE_SRC += $(wildcard linkguard/core/*.py linkguard/core/checks/*.py linkguard/rewriter/*.py)
 
-.PHONY: run test lint types unit clean eval bench
+.PHONY: run test lint types unit unit-python native clean eval bench
 
-$(STAMP): pyproject.toml
+# The editable install itself compiles nothing (LINKGUARD_PURE_PYTHON=1): $(NATIVE) does, in
+# place, so that an edited module is rebuilt by the next `make run` or `make test`.
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	LINKGUARD_PURE_PYTHON=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The per-URL hot paths compiled with Cython (setup.py). Without a C compiler this warns and
+# the same modules run as Python.
+$(NATIVE): $(STAMP) $(NATIVE_SRC)
+	$(BIN)/python setup.py --quiet build_ext --inplace --parallel $$(nproc)
+	touch $(NATIVE)
+
+native: $(NATIVE)
 
 # The embedded default: SQLite in ./var, and (unless LINKGUARD_LINK_KEYS is set) a local link key
 # kept in ./var by dev mode. Production sets LINKGUARD_LINK_KEYS and runs `linkguard serve`.
-run: $(STAMP)
+run: $(NATIVE)
 	LINKGUARD_DEV_MODE=$${LINKGUARD_DEV_MODE:-true} $(BIN)/linkguard serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check linkguard tests bench
+	$(BIN)/ruff check linkguard tests bench setup.py
 	$(BIN)/lint-imports
 
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(NATIVE)
 	$(BIN)/pytest
 
-test: lint types unit
+# The tests of the compiled modules again, on their Python source (tests/conftest.py).
+unit-python: $(NATIVE)
+	LINKGUARD_PURE_PYTHON=1 $(BIN)/pytest tests/core tests/rewriter tests/test_native.py
 
-eval: $(STAMP)
+test: lint types unit unit-python
+
+eval: $(NATIVE)
 	$(BIN)/python bench/eval.py
 
-bench: $(STAMP)
+bench: $(NATIVE)
 	$(BIN)/python bench/verdict.py
 	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/rewrite.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build
+	find linkguard -name '*.so' -delete

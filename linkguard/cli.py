@@ -259,6 +259,21 @@ def lists_validate(files: Annotated[list[Path], typer.Argument(help="List files 
 
 
 @app.command()
+def version(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="List each hot module and how it runs.")] = False,
+) -> None:
+    """Print the version and whether the per-URL hot paths run compiled."""
+    import linkguard
+    from linkguard import native
+
+    typer.echo(f"linkguard {linkguard.__version__}: {native.summary()}")
+    if verbose:
+        for name, compiled in native.compiled_modules().items():
+            typer.echo(f"  {'compiled' if compiled else 'python  '}  {name}")
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: "
                                                   "LINKGUARD_HOST, 127.0.0.1).")] = None,
@@ -280,6 +295,9 @@ def serve(
     except (ValueError, KeyConfigError, ListFileError) as exc:
         raise _fail(str(exc)) from None
     trusted = ",".join(settings.trusted_proxies)
+    from linkguard import native
+
+    typer.echo(f"linkguard: hot paths {native.summary()}", err=True)
     # uvicorn drains on SIGTERM, then raises the signal again so the default action ends the
     # process (status 143). A stop asked for and carried out is a success: exit 0 instead, so
     # orchestrators and init systems do not record every rollout as a failure.
