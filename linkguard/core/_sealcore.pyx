@@ -78,7 +78,7 @@ cdef int _level_mem[MAX_LEVELS]
 # _primed[i]: a raw deflate stream (level 9, 2 KiB window, memLevel _level_mem[i]) that has
 # been given the preset dictionary and nothing else; blobs deflate in copies of it.
 cdef z_stream _primed[MAX_LEVELS]
-cdef Py_ssize_t _max_link_index = 0
+cdef unsigned long long _max_link_index = 0
 cdef Py_ssize_t _max_url_chars = 0
 cdef Py_ssize_t _max_shown_chars = 0
 cdef Py_ssize_t _max_token_chars = 0
@@ -92,9 +92,9 @@ def zlib_version():
     return zlibVersion().decode("ascii")
 
 
-def configure(bytes zdict, Py_ssize_t small_blob, mem_levels, Py_ssize_t max_link_index,
-              Py_ssize_t max_url_chars, Py_ssize_t max_shown_chars,
-              Py_ssize_t max_token_chars):
+def configure(bytes zdict, Py_ssize_t small_blob, mem_levels,
+              unsigned long long max_link_index, Py_ssize_t max_url_chars,
+              Py_ssize_t max_shown_chars, Py_ssize_t max_token_chars):
     """Take the format's parameters from tokens.py and prime one stream per memLevel.
 
     ``mem_levels`` is ``tokens._MEM_LEVELS``: (largest blob size, memLevel) pairs, ascending.
