@@ -57,13 +57,15 @@ cdef extern from "zlib.h":
     int deflateEnd(z_stream *strm)
 
 
-DEF NONCE_BYTES = 12
-DEF TAG_BYTES = 16
-DEF MAX_LEVELS = 8
-# Nonces drawn from os.urandom at a time: one system call for this many links.
-DEF POOL_NONCES = 64
-# Plaintext and token buffers up to this size live on the C stack; longer ones are allocated.
-DEF STACK_BYTES = 4096
+cdef enum:
+    NONCE_BYTES = 12
+    TAG_BYTES = 16
+    MAX_LEVELS = 8
+    # Nonces drawn from os.urandom at a time: one system call for this many links.
+    POOL_NONCES = 64
+    # Plaintext and token buffers up to this size live on the C stack; longer ones are
+    # allocated.
+    STACK_BYTES = 4096
 
 cdef const char *_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
