@@ -46,12 +46,15 @@ import re
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+if TYPE_CHECKING:
+    from linkguard.core import _sealcore
 
 __all__ = [
     "MAX_BASE_URL_CHARS",
@@ -335,9 +338,13 @@ class MessageSealer:
     serialised once, when the sealer is made (raising :class:`SealError` there), and each link
     adds only its index, destination and display text. The format is version 1 as described
     above; nothing of it changes.
+
+    When the compiled core ``_sealcore`` is built (:data:`NATIVE_SEAL`), it does the per-link
+    work of :meth:`seal` in one C call and writes the same bytes; what it declines (every error
+    case) runs through :meth:`_seal_python`, the reference, which raises as it always has.
     """
 
-    __slots__ = ("_encrypt", "_flags", "_header", "_issued", "_tail")
+    __slots__ = ("_core", "_encrypt", "_flags", "_header", "_issued", "_tail")
 
     def __init__(
         self,
@@ -370,6 +377,11 @@ class MessageSealer:
         self._tail = tail
         self._header = _header(kid)
         self._encrypt = cipher.encrypt
+        self._core = (
+            None if _NativeSealer is None
+            else _NativeSealer(self._encrypt, self._header, flags, self._issued, tail,
+                               _F_DISPLAY, _F_DEFLATED)
+        )
 
     def seal(
         self,
@@ -380,6 +392,25 @@ class MessageSealer:
         nonce: bytes | None = None,
     ) -> str:
         """The token of one link; raises as :func:`seal` does (``nonce`` for tests only)."""
+        core = self._core
+        if core is not None:
+            # The compiled core seals the ordinary link and declines (None) everything else,
+            # which the code below then seals or refuses with its own error.
+            token = core.seal(url, link_index, display_text, nonce)
+            if token is not None:
+                return token
+        return self._seal_python(url, link_index=link_index, display_text=display_text,
+                                 nonce=nonce)
+
+    def _seal_python(
+        self,
+        url: str,
+        *,
+        link_index: int = 0,
+        display_text: str | None = None,
+        nonce: bytes | None = None,
+    ) -> str:
+        """:meth:`seal` in Python: the reference the compiled core matches byte for byte."""
         if not 0 <= link_index <= MAX_LINK_INDEX:
             raise SealError(f"link_index {link_index} is out of range")
         if len(url) > MAX_DESTINATION_CHARS:
@@ -484,6 +515,33 @@ _URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
 def _b64encode(data: bytes) -> str:
     # base64.urlsafe_b64encode is this with two more Python calls.
     return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
+
+
+def _load_native() -> type[_sealcore.Sealer] | None:
+    """The compiled sealing core, configured with this format, or None to seal in Python.
+
+    ``linkguard/core/_sealcore.pyx`` (Cython) does :meth:`MessageSealer.seal`'s per-link work
+    in one call and writes the same bytes. It is absent when the package was installed without
+    a C compiler; it is not used when it runs with another zlib than Python's ``zlib`` module
+    (another deflate implementation may pick other matches: valid, but not the same bytes).
+    """
+    try:
+        from linkguard.core import _sealcore  # noqa: PLC0415 - optional compiled module
+    except ImportError:
+        return None
+    if _sealcore.zlib_version() != zlib.ZLIB_RUNTIME_VERSION:
+        return None
+    _sealcore.configure(_ZDICT, _SMALL_BLOB, _MEM_LEVELS, MAX_LINK_INDEX,
+                        MAX_DESTINATION_CHARS, MAX_DISPLAY_TEXT_CHARS, MAX_TOKEN_CHARS)
+    # It draws nonces from os.urandom a batch at a time: a forked child forgets the batch, so
+    # parent and child never seal with the same nonce.
+    os.register_at_fork(after_in_child=_sealcore.discard_nonces)
+    return _sealcore.Sealer
+
+
+_NativeSealer: Final = _load_native()
+# Whether MessageSealer seals with the compiled core (True) or in Python only (False).
+NATIVE_SEAL: Final = _NativeSealer is not None
 
 
 # --- open -------------------------------------------------------------------------------------
