@@ -8,7 +8,8 @@ NATIVE := $(VENV)/.native
 # The modules setup.py compiles live here (linkguard/native.py lists them); any change in
 # these folders reruns the in-place build, which recompiles only the modules that changed.
 NATIVE_SRC := setup.py linkguard/native.py
-NATIVE_SRC += $(wildcard linkguard/core/*.py linkguard/core/checks/*.py linkguard/rewriter/*.py)
+NATIVE_SRC += $(wildcard linkguard/core/*.py linkguard/core/*.pyx linkguard/core/checks/*.py)
+NATIVE_SRC += $(wildcard linkguard/rewriter/*.py)
 
 .PHONY: run test lint types unit unit-python native clean eval bench
 

@@ -38,6 +38,10 @@ def extensions() -> list[Extension]:
     modules = [
         Extension(name, [name.replace(".", "/") + ".py"], optional=True) for name in COMPILED
     ]
+    # Written for Cython (zlib's C API): sealing a link's blob without a Python step between
+    # deflate, AES-GCM and base64. tokens.py seals in Python when it is absent.
+    modules += [Extension("linkguard.core._sealcore", ["linkguard/core/_sealcore.pyx"],
+                          libraries=["z"], optional=True)]
     return cythonize(
         modules,
         compiler_directives=DIRECTIVES,

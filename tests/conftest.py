@@ -1,9 +1,10 @@
 """Suite-wide switches.
 
 ``LINKGUARD_PURE_PYTHON=1`` runs the tests on the Python source of the modules the build
-compiles (linkguard/native.py), even where their compiled extensions sit beside them: the
-compiled and the plain modules must give the same answers, and CI runs the core and rewriter
-tests both ways. The finder is installed here, before any test imports linkguard.
+compiles (linkguard/native.py), even where their compiled extensions sit beside them, and
+hides the modules that exist only compiled: the compiled and the plain modules must give the
+same answers, and CI runs the core and rewriter tests both ways. The finder is installed
+here, before any test imports linkguard.
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ class PythonSourceFinder(importlib.abc.MetaPathFinder):
                 spec.loader, importlib.machinery.ExtensionFileLoader):
             return None
         source = Path(spec.origin).with_name(fullname.rpartition(".")[2] + ".py")
-        return importlib.util.spec_from_file_location(fullname, source) if source.is_file() \
-            else None
+        if not source.is_file():
+            # Written for Cython only (the sealing core): its callers take their Python path.
+            raise ModuleNotFoundError(f"{fullname} is compiled only (LINKGUARD_PURE_PYTHON=1)",
+                                      name=fullname)
+        return importlib.util.spec_from_file_location(fullname, source)
 
 
 if os.environ.get("LINKGUARD_PURE_PYTHON") == "1":

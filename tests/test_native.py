@@ -23,21 +23,27 @@ def _extension_files(module: str) -> list[Path]:
         f"{relative.name}.*.pyd"))
 
 
-def test_every_listed_module_is_python_source() -> None:
-    # setup.py compiles exactly this list; a name that is not a module would fail the build.
+def test_every_listed_module_has_its_source() -> None:
+    # setup.py compiles exactly these; a name that is not a module would fail the build.
     for module in native.COMPILED_MODULES:
         assert (PACKAGE / Path(*module.split(".")[1:])).with_suffix(".py").is_file(), module
-    assert len(set(native.COMPILED_MODULES)) == len(native.COMPILED_MODULES)
+    for module in native.NATIVE_ONLY:
+        assert (PACKAGE / Path(*module.split(".")[1:])).with_suffix(".pyx").is_file(), module
+    names = [*native.COMPILED_MODULES, *native.NATIVE_ONLY]
+    assert len(set(names)) == len(names)
 
 
 def test_no_compiled_module_is_older_than_its_source() -> None:
     # A stale extension shadows the edited source and runs yesterday's code: `make test`
     # rebuilds changed modules before running the tests, so this only fails after a build
     # was skipped.
-    stale = [f"{ext.name} is older than {module.replace('.', '/')}.py (run `make native`)"
-             for module in native.COMPILED_MODULES for ext in _extension_files(module)
-             if ext.stat().st_mtime < (PACKAGE / Path(*module.split(".")[1:])).with_suffix(
-                 ".py").stat().st_mtime]
+    sources = {module: (PACKAGE / Path(*module.split(".")[1:])).with_suffix(".py")
+               for module in native.COMPILED_MODULES}
+    sources |= {module: (PACKAGE / Path(*module.split(".")[1:])).with_suffix(".pyx")
+                for module in native.NATIVE_ONLY}
+    stale = [f"{ext.name} is older than {source.name} (run `make native`)"
+             for module, source in sources.items() for ext in _extension_files(module)
+             if ext.stat().st_mtime < source.stat().st_mtime]
     assert stale == []
 
 

@@ -12,7 +12,6 @@ def configure(
     max_shown_chars: int,
     max_token_chars: int,
 ) -> None: ...
-def discard_nonces() -> None: ...
 
 class Sealer:
     def __init__(

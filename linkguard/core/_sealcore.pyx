@@ -61,8 +61,6 @@ cdef enum:
     NONCE_BYTES = 12
     TAG_BYTES = 16
     MAX_LEVELS = 8
-    # Nonces drawn from os.urandom at a time: one system call for this many links.
-    POOL_NONCES = 64
     # Plaintext and token buffers up to this size live on the C stack; longer ones are
     # allocated.
     STACK_BYTES = 4096
@@ -85,8 +83,6 @@ cdef Py_ssize_t _max_url_chars = 0
 cdef Py_ssize_t _max_shown_chars = 0
 cdef Py_ssize_t _max_token_chars = 0
 
-cdef unsigned char _pool[POOL_NONCES * NONCE_BYTES]
-cdef Py_ssize_t _pool_pos = POOL_NONCES * NONCE_BYTES  # empty
 
 
 def zlib_version():
@@ -133,30 +129,6 @@ def configure(bytes zdict, Py_ssize_t small_blob, mem_levels,
     _max_shown_chars = max_shown_chars
     _max_token_chars = max_token_chars
     _configured = True
-
-
-def discard_nonces():
-    """Forget the drawn nonces (tokens.py runs this in a child after fork: never share one)."""
-    global _pool_pos
-    memset(_pool, 0, sizeof(_pool))
-    _pool_pos = sizeof(_pool)
-
-
-cdef int _next_nonce(unsigned char *out) except -1:
-    # os.urandom may release the GIL, so two threads may refill at once; everything after it
-    # returns runs under the GIL without a pause, so each fills the pool and takes its first
-    # nonce before the other can, and no slot is ever taken twice.
-    global _pool_pos
-    if _pool_pos + NONCE_BYTES > <Py_ssize_t>sizeof(_pool):
-        fresh = os.urandom(sizeof(_pool))
-        if PyBytes_GET_SIZE(fresh) != sizeof(_pool):
-            raise RuntimeError("os.urandom returned the wrong size")
-        memcpy(_pool, PyBytes_AS_STRING(fresh), sizeof(_pool))
-        _pool_pos = 0
-    memcpy(out, &_pool[_pool_pos], NONCE_BYTES)
-    memset(&_pool[_pool_pos], 0, NONCE_BYTES)  # used: never handed out twice
-    _pool_pos += NONCE_BYTES
-    return 0
 
 
 # --- pieces -----------------------------------------------------------------------------------
@@ -298,7 +270,6 @@ cdef class Sealer:
         cdef Py_ssize_t url_size, shown_size = 0
         cdef object keep_url = None, keep_shown = None
         cdef unsigned char flags = self._flags
-        cdef unsigned char nonce_bytes[NONCE_BYTES]
         cdef unsigned char stack[STACK_BYTES]
         cdef unsigned char *work = stack
         cdef unsigned char *blob
@@ -369,8 +340,9 @@ cdef class Sealer:
             if (raw_size * 4 + 2) // 3 > _max_token_chars:
                 return None  # too long: the Python code raises DestinationTooLongError
             if nonce is None:
-                _next_nonce(nonce_bytes)
-                nonce = PyBytes_FromStringAndSize(<char *>nonce_bytes, NONCE_BYTES)
+                # A fresh random nonce per link, from the OS (as the Python code draws it):
+                # with AES-GCM a repeated nonce under one key gives the key stream away.
+                nonce = os.urandom(NONCE_BYTES)
             sealed = self._encrypt(nonce, PyBytes_FromStringAndSize(<char *>plain, plain_size),
                                    self._header)
             if type(sealed) is not bytes or PyBytes_GET_SIZE(sealed) != plain_size + TAG_BYTES:

@@ -533,9 +533,6 @@ def _load_native() -> type[_sealcore.Sealer] | None:
         return None
     _sealcore.configure(_ZDICT, _SMALL_BLOB, _MEM_LEVELS, MAX_LINK_INDEX,
                         MAX_DESTINATION_CHARS, MAX_DISPLAY_TEXT_CHARS, MAX_TOKEN_CHARS)
-    # It draws nonces from os.urandom a batch at a time: a forked child forgets the batch, so
-    # parent and child never seal with the same nonce.
-    os.register_at_fork(after_in_child=_sealcore.discard_nonces)
     return _sealcore.Sealer
 
 
