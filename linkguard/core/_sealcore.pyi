@@ -3,6 +3,7 @@
 from collections.abc import Callable, Iterable
 
 def zlib_version() -> str: ...
+def deflate_fixed(data: bytes) -> bytes | None: ...
 def configure(
     zdict: bytes,
     small_blob: int,

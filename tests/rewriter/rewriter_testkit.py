@@ -163,9 +163,10 @@ def header_line(report: RewriteReport, raw: bytes) -> bytes:
 
 # A field of our name with its continuation lines; lines end at CRLF, LF or a lone CR (as in
 # mime.py and the stdlib's feed parser), so a field may start after a lone CR, where re's "^"
-# (multiline) would not see a line start.
+# (multiline) would not see a line start. White space before the colon is RFC 5322's obsolete
+# syntax (§4.5.3), which the rewriter reads as the field it names.
 _FORGED = re.compile(
-    rb"(?i)(?:\A|(?<=\n)|(?<=\r))x-linkguard:[^\r\n]*(?:\r\n?|\n|\Z)"
+    rb"(?i)(?:\A|(?<=\n)|(?<=\r))x-linkguard[ \t]*:[^\r\n]*(?:\r\n?|\n|\Z)"
     rb"(?:[ \t][^\r\n]*(?:\r\n?|\n|\Z))*"
 )
 _CTE = re.compile(rb"(?i)(?:\A|(?<=\n)|(?<=\r))content-transfer-encoding:[^\r\n]*(?:\r\n?|\n)")

@@ -107,3 +107,15 @@ def test_damaged_messages_lose_nothing(seed: bytes, mutations: list[Mutation]) -
         if section not in rewritten:
             assert _links_put_back(new.get_payload(decode=True), report) == part.get_payload(
                 decode=True)
+
+
+def test_forged_header_in_obsolete_syntax_is_removed() -> None:
+    # "X-LinkGuard :" names our field too (RFC 5322 §4.5.3): a forgery must not survive by a
+    # space before the colon.
+    raw = (b"X-LinkGuard : passthrough=mime.signed\nFrom: m@phish.example\nTo: b@rcpt.example\n"
+           b"Subject: x\n\nhttp://phish.example/login\n")
+    out, report = rewrite_message(raw, context(FakeSealer()))
+    assert report.removed_headers == 1
+    assert b"passthrough=mime.signed" not in out
+    assert out.count(b"X-LinkGuard") == 1
+    check_headers(raw, out, report)
