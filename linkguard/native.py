@@ -2,9 +2,10 @@
 
 The modules a click or a message goes through for every URL are ordinary Python that the build
 compiles with Cython when a C compiler is there (setup.py reads :data:`COMPILED_MODULES` from
-this file). The compiled module is the same code without the interpreter's dispatch: roughly
-a tenth off a verdict and a third off rewriting a message (bench/README.md). Without a compiler
-the package runs the same modules as Python and gives the same answers, only slower;
+this file). The compiled module is the same code without the interpreter's dispatch; with the
+sealing core (:data:`NATIVE_ONLY`) that is about an eighth of a verdict's instructions and a
+quarter of a link-heavy message's, more by the clock (bench/README.md). Without a compiler the
+package runs the same modules as Python and gives the same answers, only slower;
 ``linkguard version`` and the gateway's start-up log say which it is.
 
 This file imports nothing but the standard library: setup.py runs it before linkguard's
