@@ -42,6 +42,9 @@ def extensions() -> list[Extension]:
     # deflate, AES-GCM and base64. tokens.py seals in Python when it is absent.
     modules += [Extension("linkguard.core._sealcore", ["linkguard/core/_sealcore.pyx"],
                           libraries=["z"], optional=True)]
+    # Slotted objects (ParsedUrl) built from their member descriptors in one call.
+    modules += [Extension("linkguard.core._slots", ["linkguard/core/_slots.pyx"],
+                          optional=True)]
     return cythonize(
         modules,
         compiler_directives=DIRECTIVES,

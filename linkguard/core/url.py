@@ -25,8 +25,9 @@ import dataclasses
 import enum
 import functools
 import re
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass
+from typing import Final
 
 import ada_url
 import idna
@@ -427,6 +428,21 @@ def _describe(raw: str, parsed: _Parsed) -> ParsedUrl | None:
     _set_suffix_is_private,
 ) = (getattr(ParsedUrl, f.name).__set__ for f in dataclasses.fields(ParsedUrl))
 _new_object = object.__new__
+# The same in one call where linkguard/core/_slots.pyx is built (setup.py): the descriptors'
+# setter called from C, without a Python call per field.
+_PARSED_SLOTS = tuple(getattr(ParsedUrl, f.name) for f in dataclasses.fields(ParsedUrl))
+
+
+def _slot_builder() -> Callable[[type[ParsedUrl], tuple[object, ...], tuple[object, ...]],
+                                ParsedUrl] | None:
+    try:
+        from linkguard.core._slots import build  # noqa: PLC0415 - optional compiled module
+    except ImportError:  # not compiled: the descriptors are called from Python
+        return None
+    return build
+
+
+_build_slots: Final = _slot_builder()
 
 
 def _new_parsed(  # noqa: PLR0917 - ParsedUrl's fields, positional as it takes them
@@ -435,6 +451,11 @@ def _new_parsed(  # noqa: PLR0917 - ParsedUrl's fields, positional as it takes t
     fragment: str, registrable_domain: str, registrable_domain_unicode: str, subdomain: str,
     suffix: str, suffix_is_private: bool,
 ) -> ParsedUrl:
+    if _build_slots is not None:
+        return _build_slots(ParsedUrl, _PARSED_SLOTS, (
+            raw, href, scheme, username, password, host, host_unicode, host_kind, port, path,
+            query, fragment, registrable_domain, registrable_domain_unicode, subdomain, suffix,
+            suffix_is_private))
     url: ParsedUrl = _new_object(ParsedUrl)
     _set_raw(url, raw)
     _set_href(url, href)

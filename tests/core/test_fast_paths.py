@@ -300,3 +300,25 @@ def test_word_split_by_automaton_equals_dynamic_programme(lookalike: LookalikeCh
     assert lookalike._is_words(text) == _is_words_dp(text, lookalike.words)
     assert lookalike._is_words(text, in_skeleton=True) == _is_words_dp(
         text, lookalike.skeleton_words)
+
+
+def test_compiled_slot_builder_refuses_what_a_descriptor_call_would() -> None:
+    # linkguard/core/_slots.pyx, where it is built: member descriptors only, one value each,
+    # and each descriptor still checks the object's type (as its __set__ does).
+    slots = pytest.importorskip("linkguard.core._slots")
+    assert url_module._build_slots is slots.build
+    descriptors = url_module._PARSED_SLOTS
+    assert [d.__name__ for d in descriptors] == [f.name for f in dataclasses.fields(ParsedUrl)]
+    with pytest.raises(ValueError, match="2 descriptors, 1 values"):
+        slots.build(ParsedUrl, descriptors[:2], ("a",))
+    with pytest.raises(TypeError, match="not a member descriptor"):
+        slots.build(ParsedUrl, (ParsedUrl.is_http,), ("a",))
+    with pytest.raises(TypeError):
+        slots.build(ParsedUrl, (_OTHER_SLOT,), ("a",))  # another class's slot
+
+
+class _Other:
+    __slots__ = ("value",)
+
+
+_OTHER_SLOT = _Other.value
