@@ -1,12 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """The per-link work of :class:`linkguard.core.tokens.MessageSealer`, compiled.
 
-It writes the token the Python code in ``tokens.py`` writes, byte for byte for the same nonce
-(format version 1, described there): the blob is deflated through zlib's C API with the same
-parameters as ``tokens._deflate``, the plaintext laid out the same way, encrypted by the same
-AES-GCM object, and encoded as URL-safe base64 without padding. What it saves is the Python
-between the steps and a fresh zlib stream per link: a stream per parameter set is made and given
-the preset dictionary once (``configure``), and each blob deflates in a copy of it.
+It writes tokens of the format ``tokens.py`` describes (version 1), opened by the same code:
+the plaintext laid out the same way, encrypted by the same AES-GCM object, and encoded as
+URL-safe base64 without padding. A link's blob (up to ``FIXED_MAX`` bytes) is deflated by the
+fixed-code encoder below, which writes the kind of block zlib writes for it, often the same
+bytes but not always; larger blobs, and any the encoder declines, go through zlib's C API with
+the parameters of ``tokens._deflate`` (the same bytes as the Python code for the same nonce).
+What it saves is the Python between the steps, zlib's tree building for short blobs, and a
+fresh zlib stream per link: a stream per parameter set is given the preset dictionary once
+(``configure``), and each blob deflates in a copy of it.
 
 The format lives in ``tokens.py``, which passes the dictionary, the parameters and the limits
 to :func:`configure` once; nothing of it is spelled out here. Errors are not raised here:

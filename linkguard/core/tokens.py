@@ -340,8 +340,9 @@ class MessageSealer:
     above; nothing of it changes.
 
     When the compiled core ``_sealcore`` is built (:data:`NATIVE_SEAL`), it does the per-link
-    work of :meth:`seal` in one C call and writes the same bytes; what it declines (every error
-    case) runs through :meth:`_seal_python`, the reference, which raises as it always has.
+    work of :meth:`seal` in one C call and writes tokens that open to the same claims (short
+    blobs deflated by its own fixed-code encoder); what it declines (every error case) runs
+    through :meth:`_seal_python`, the reference, which raises as it always has.
     """
 
     __slots__ = ("_core", "_encrypt", "_flags", "_header", "_issued", "_tail")
@@ -410,7 +411,7 @@ class MessageSealer:
         display_text: str | None = None,
         nonce: bytes | None = None,
     ) -> str:
-        """:meth:`seal` in Python: the reference the compiled core matches byte for byte."""
+        """:meth:`seal` in Python: the reference the compiled core is tested against."""
         if not 0 <= link_index <= MAX_LINK_INDEX:
             raise SealError(f"link_index {link_index} is out of range")
         if len(url) > MAX_DESTINATION_CHARS:
@@ -521,9 +522,9 @@ def _load_native() -> type[_sealcore.Sealer] | None:
     """The compiled sealing core, configured with this format, or None to seal in Python.
 
     ``linkguard/core/_sealcore.pyx`` (Cython) does :meth:`MessageSealer.seal`'s per-link work
-    in one call and writes the same bytes. It is absent when the package was installed without
-    a C compiler; it is not used when it runs with another zlib than Python's ``zlib`` module
-    (another deflate implementation may pick other matches: valid, but not the same bytes).
+    in one call. It is absent when the package was installed without a C compiler; it is not
+    used when it runs with another zlib than Python's ``zlib`` module (its zlib path is held to
+    the Python code's bytes, and its encoder's output is checked with that zlib's inflate).
     """
     try:
         from linkguard.core import _sealcore  # noqa: PLC0415 - optional compiled module
