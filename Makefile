@@ -9,7 +9,7 @@ NATIVE := $(VENV)/.native
 # these folders reruns the in-place build, which recompiles only the modules that changed.
 NATIVE_SRC := setup.py linkguard/native.py
 NATIVE_SRC += $(wildcard linkguard/core/*.py linkguard/core/*.pyx linkguard/core/checks/*.py)
-NATIVE_SRC += $(wildcard linkguard/rewriter/*.py)
+NATIVE_SRC += $(wildcard linkguard/rewriter/*.py linkguard/rewriter/*.pyx)
 
 .PHONY: run test lint types unit unit-python native clean eval bench
 

@@ -45,6 +45,9 @@ def extensions() -> list[Extension]:
     # Slotted objects (ParsedUrl) built from their member descriptors in one call.
     modules += [Extension("linkguard.core._slots", ["linkguard/core/_slots.pyx"],
                           optional=True)]
+    # Quoted-printable line tables and wrapping in one pass over a part's bytes.
+    modules += [Extension("linkguard.rewriter._qpcore", ["linkguard/rewriter/_qpcore.pyx"],
+                          optional=True)]
     return cythonize(
         modules,
         compiler_directives=DIRECTIVES,

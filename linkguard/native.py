@@ -51,7 +51,9 @@ COMPILED_MODULES: Final = (
     "linkguard.rewriter.transfer",
 )
 # Modules written for Cython that exist only compiled; the code using them has a Python path.
-NATIVE_ONLY: Final = ("linkguard.core._sealcore", "linkguard.core._slots")
+NATIVE_ONLY: Final = (
+    "linkguard.core._sealcore", "linkguard.core._slots", "linkguard.rewriter._qpcore",
+)
 
 
 def is_compiled(module: str) -> bool:

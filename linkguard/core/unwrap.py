@@ -111,6 +111,10 @@ class OwnLinks:
             return True
         return self.is_own is not None and self.is_own(raw)
 
+    def matches_href(self, href: str) -> bool:
+        """:meth:`matches` for a URL written exactly as its serialisation ``href``."""
+        return href.startswith(self._prefixes) or (self.is_own is not None and self.is_own(href))
+
 
 def _base_prefix(base: str) -> str:
     parsed = parse_url(base)
@@ -217,6 +221,15 @@ def _recognise_vendor(url: ParsedUrl) -> tuple[str, _Decoder] | None:
     return None
 
 
+def may_be_wrapper_host(host: str) -> bool:
+    """False when no URL on ``host`` (a lower-case domain name) can be a wrapper that
+    :func:`_recognise` knows: the test of its first line on the name alone, widened so that it
+    never says False where that line would go on (a registrable domain of the list is the
+    host or its parent; a registered label "google" puts "google" in the name)."""
+    return (host.endswith(_WRAPPER_NAME_ENDINGS) or host in _WRAPPER_DOMAINS
+            or "google" in host)
+
+
 def is_wrapped(url: ParsedUrl, own: OwnLinks | None = None) -> bool:
     """Whether ``url`` is a wrapper ``unwrap`` would peel (a cheap test on a parsed URL)."""
     if own is not None and own.matches(url.raw, url):
@@ -242,6 +255,7 @@ _WRAPPER_HOST_ENDINGS: Final = (
     *_PROOFPOINT_HOSTS, "linkprotect.cudasvc.com",
 )
 _WRAPPER_DOMAINS: Final = _MICROSOFT_DOMAINS | _TRENDMICRO_DOMAINS | {"mimecast.com"}
+_WRAPPER_NAME_ENDINGS: Final = (*_WRAPPER_HOST_ENDINGS, *sorted("." + d for d in _WRAPPER_DOMAINS))
 
 
 def _is_google(url: ParsedUrl) -> bool:

@@ -349,6 +349,21 @@ def _canonical(raw: str) -> _Parsed | None:
     return (raw, protocol, "", "", hostname, "", path, search, fragment, 0)
 
 
+def canonical_http_host(raw: str) -> str | None:
+    """The host of ``raw`` when ``raw`` is already its own WHATWG serialisation (an http(s)
+    URL of an ordinary domain name, see ``_CANONICAL_HTTP``), else None.
+
+    For such a string ``parse_url(raw)`` gives ``href == raw`` and this ``host``; callers that
+    need nothing else of the parse (the sealer, for the usual link) skip building it.
+    """
+    if len(raw) > MAX_URL_BYTES:
+        return None
+    parsed = _canonical(raw)
+    if parsed is None or _too_long_for_dns(parsed[4]):
+        return None
+    return parsed[4]
+
+
 def _slices(href: str, offsets: tuple[int, ...], host_type: int) -> _Parsed:
     protocol_end, username_end, host_start, host_end, port, path_start, search_start, \
         hash_start = offsets

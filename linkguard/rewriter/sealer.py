@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from linkguard.core.tokens import KeyRing, MessageSealer, SealError
-from linkguard.core.unwrap import OwnLinks, is_wrapped, unwrap
-from linkguard.core.url import HTTP_SCHEMES, ParsedUrl, listed_parent, parse_url
+from linkguard.core.unwrap import OwnLinks, is_wrapped, may_be_wrapper_host, unwrap
+from linkguard.core.url import (
+    HTTP_SCHEMES,
+    ParsedUrl,
+    canonical_http_host,
+    listed_parent,
+    parse_url,
+)
 
 
 @dataclass(slots=True)
@@ -37,6 +43,9 @@ class TokenSealer:
     # and, when nothing was unwrapped, parses the same url a third time: a URL parse is the
     # larger part of sealing one link, so it is done once.
     _last: tuple[str, ParsedUrl | None] | None = field(default=None, init=False, repr=False)
+    # The same for the usual link, one already written as a browser would serialise it: its
+    # host, read off the string without building a parse (None: not such a link).
+    _last_plain: tuple[str, str | None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._prefix = self.base_url.rstrip("/") + "/r/"
@@ -64,11 +73,34 @@ class TokenSealer:
         self._last = (url, result)
         return result
 
+    def _plain_host(self, url: str) -> str | None:
+        """The host of a link that is its own serialisation (``canonical_http_host``) and on
+        no host a wrapper can be on: such a link needs no parse, no unwrapping, and is sealed
+        as it is written. None for any other link."""
+        last = self._last_plain
+        if last is not None and last[0] == url:
+            return last[1]
+        host = canonical_http_host(url)
+        if host is not None and (may_be_wrapper_host(host) or url.startswith(self._prefix)
+                                 or self._own.matches_href(url)):
+            host = None
+        self._last_plain = (url, host)
+        return host
+
     def is_sealed(self, url: str) -> bool:
+        if self._plain_host(url) is not None:
+            return False  # not under our prefix (matches_href), so not ours
         parsed = self._parse(url)
         return parsed is not None and parsed.href.startswith(self._prefix)
 
     def __call__(self, url: str, *, display_text: str | None, index: int) -> str | None:
+        host = self._plain_host(url)
+        if host is not None:
+            # What the general path below does for such a link, without the parse: its href
+            # is the link itself, nothing is unwrapped, and its scheme is http(s).
+            if self.do_not_rewrite and self._exempt(host):
+                return None
+            return self._seal(url, display_text, index)
         parsed = self._parse(url)
         if parsed is not None and parsed.href.startswith(self._prefix):
             return None  # already ours (what is_sealed says)
@@ -84,11 +116,14 @@ class TokenSealer:
             return None
         if self.do_not_rewrite and self._exempt(parsed.host):
             return None
+        return self._seal(parsed.href, display_text, index)
+
+    def _seal(self, href: str, display_text: str | None, index: int) -> str | None:
         message = self._message
         try:
             if message is None:
                 raise SealError("the message's fields cannot be sealed")
-            return self._prefix + message.seal(parsed.href, link_index=index,
+            return self._prefix + message.seal(href, link_index=index,
                                                display_text=display_text)
         except SealError:
             # Too long to seal (over 4,000 characters, or incompressible): left as it is and

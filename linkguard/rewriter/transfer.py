@@ -19,9 +19,22 @@ import itertools
 import operator
 import re
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from types import ModuleType
+from typing import Final, NamedTuple, Protocol
 
 from linkguard.rewriter.charset import ByteEdit
+
+
+def _load_native() -> ModuleType | None:
+    """The compiled line tables and wrapping (``_qpcore.pyx``), where setup.py built them."""
+    try:
+        from linkguard.rewriter import _qpcore  # noqa: PLC0415 - optional compiled module
+    except ImportError:
+        return None
+    return _qpcore
+
+
+_native: Final = _load_native()
 
 # RFC 5322 §2.1.1 / RFC 2045 §2.7: lines of 7bit and 8bit data are at most 998 octets.
 MAX_LINE = 998
@@ -150,9 +163,14 @@ class QuotedPrintable:
 
     def __init__(self, body: bytes) -> None:
         self._body = body
-        self._physical_lines = b"\0" not in body and _IRREGULAR_EQUALS.search(body) is None
-        if self._physical_lines:
-            self._enc, self._dec, self.decoded = _physical_lines(body, 0, len(body), 0)
+        if _native is not None:
+            lines = _native.physical_lines(body)
+            self._physical_lines = lines is not None
+        else:
+            self._physical_lines = b"\0" not in body and _IRREGULAR_EQUALS.search(body) is None
+            lines = _physical_lines(body, 0, len(body), 0) if self._physical_lines else None
+        if lines is not None:
+            self._enc, self._dec, self.decoded = lines
         else:
             self.decoded = binascii.a2b_qp(body)
             self._enc, self._dec = self._cut(body)
@@ -318,8 +336,13 @@ def _group(
 def _encode_run(new: bytes, eol: bytes, soft: bool) -> bytes:
     """Encode ``new`` to replace physical lines whose last ends in ``eol`` (or in nothing,
     then ``eol`` is "\n"), ending as they ended: with a soft break if ``soft``."""
-    if soft and new and new[-1] not in _ENDS_APART and not new.translate(None, _PLAIN):
-        return _wrap(new.replace(b"=", b"=3D"), b"=" + eol)
+    if soft and new and new[-1] not in _ENDS_APART:
+        if _native is not None:
+            wrapped: bytes | None = _native.wrap(new, b"=" + eol)
+            if wrapped is not None:
+                return wrapped
+        elif not new.translate(None, _PLAIN):
+            return _wrap(new.replace(b"=", b"=3D"), b"=" + eol)
     encoded = qp_encode(new, eol)
     if not soft:
         return encoded

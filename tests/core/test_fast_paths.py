@@ -140,6 +140,42 @@ def test_canonical_path_takes_ordinary_links(raw: str) -> None:
     assert url_module._canonical(raw) == _fast(raw)
 
 
+def _host_shortcut_agrees(raw: str) -> bool:
+    """Where ``canonical_http_host`` names a host, the parse is the string itself on that host."""
+    host = url_module.canonical_http_host(raw)
+    if host is None:
+        return True
+    parsed = parse_url(raw)
+    return isinstance(parsed, ParsedUrl) and parsed.href == raw and parsed.host == host
+
+
+@pytest.mark.parametrize("raw", TRICKY + _wpt_inputs())
+def test_canonical_host_agrees_with_the_parse_on_wpt(raw: str) -> None:
+    assert _host_shortcut_agrees(raw)
+
+
+@given(st.sampled_from(["http://", "https://", "HTTP://", "https:/", "ftp://"]),
+       st.lists(_HOST_PIECES, max_size=40).map("".join),
+       st.lists(_NEAR_CANONICAL, max_size=30).map("".join))
+@settings(max_examples=2000, deadline=None)
+@example("https://", "a" * 64 + ".example", "/")
+@example("https://", ("a" * 60 + ".") * 5 + "example", "/")
+def test_canonical_host_agrees_with_the_parse_generated(scheme: str, host: str, rest: str) -> None:
+    assert _host_shortcut_agrees(scheme + host + rest)
+
+
+@pytest.mark.parametrize(("raw", "host"), [
+    ("https://click.news5.example/ls/click?upn=u001.b5&utm_source=n", "click.news5.example"),
+    ("http://a.example/p/q.html#s", "a.example"),
+    ("HTTPS://a.example/", None),  # the parse lower-cases the scheme: not its own serialisation
+    ("https://a.example", None),  # the parse adds the "/"
+    ("https://" + "a" * 64 + ".example/", None),  # a label longer than DNS allows: an error
+    ("https://a.example/" + "p" * 8192, None),  # over the length limit: an error
+])
+def test_canonical_host_takes_ordinary_links_only(raw: str, host: str | None) -> None:
+    assert url_module.canonical_http_host(raw) == host
+
+
 @pytest.mark.parametrize("raw", [*TRICKY, "https://a.b.example/p?q#f", "https://xn--ls8h.la/"])
 def test_parsed_url_built_through_slots_equals_the_constructor(raw: str) -> None:
     parsed = parse_url(raw)

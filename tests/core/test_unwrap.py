@@ -12,7 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkguard.core.unwrap import OwnLinks, Unwrapped, percent_decode_once, unwrap
+from linkguard.core.unwrap import (
+    OwnLinks,
+    Unwrapped,
+    is_wrapped,
+    may_be_wrapper_host,
+    percent_decode_once,
+    unwrap,
+)
+from linkguard.core.url import ParsedUrl, parse_url
 
 # --- helpers that wrap like the vendors do (used to build nested cases and properties) -------
 
@@ -510,3 +518,56 @@ def test_public_api_is_pinned() -> None:
         "DEFAULT_MAX_DEPTH", "DEPTH_EXHAUSTED", "OwnLinks", "Unwrapped", "percent_decode_once",
         "unwrap",
     ]
+
+
+# --- the host-only test the sealer asks first ---------------------------------------------------
+
+
+def _params(test: object) -> list[str]:
+    """The URLs a parametrized test above runs on (its first argument)."""
+    marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
+    return [p.values[0] if hasattr(p, "values") else p[0] for m in marks for p in m.args[1]]
+
+
+WRAPPED_EXAMPLES = [
+    *_params(test_vendor), *_params(test_nested), *(r["wrapped"] for r in ROWS),
+    "https://statics.teams.cdn.office.net/evergreen-assets/safelinks/1/atp-safelinks.html?url="
+    "https%3A%2F%2Fgood.example",
+    "https://www.google.co.uk/url?q=https://good.example",
+]
+
+
+@pytest.mark.parametrize("url", WRAPPED_EXAMPLES + _params(test_not_a_wrapper))
+def test_a_wrapper_host_is_never_passed_over(url: str) -> None:
+    # may_be_wrapper_host may say True of any host; it must never say False of a wrapper's.
+    parsed = parse_url(url)
+    if isinstance(parsed, ParsedUrl) and is_wrapped(parsed):
+        assert may_be_wrapper_host(parsed.host)
+
+
+def test_wrapper_examples_are_wrappers() -> None:
+    # The test above is only as good as its examples: nearly all of them must be wrappers.
+    parsed = [parse_url(url) for url in WRAPPED_EXAMPLES]
+    wrapped = [p for p in parsed if isinstance(p, ParsedUrl) and is_wrapped(p)]
+    assert len(wrapped) >= len(WRAPPED_EXAMPLES) - 2
+
+
+@pytest.mark.parametrize("host", [
+    "click.news5.example", "www.example.com", "googl.example", "office.example",
+    "outlook.com", "urldefense.example",
+])
+def test_ordinary_hosts_are_not_wrapper_hosts(host: str) -> None:
+    assert not may_be_wrapper_host(host)
+
+
+@given(st.from_regex(r"[a-z0-9-]{1,12}(\.[a-z0-9-]{1,12}){0,3}", fullmatch=True),
+       st.sampled_from(["safelinks.protection.outlook.com", "urldefense.com", "google.com",
+                        "google.de", "office.net", "mimecast.com", "trendmicro.eu",
+                        "linkprotect.cudasvc.com", "example.com"]),
+       st.sampled_from(["/url", "/v3/__x__", "/s/abc", "/wis/clicktime/v1/query",
+                        "/evergreen-assets/safelinks/1/atp-safelinks.html", "/"]))
+def test_property_wrapper_hosts_are_never_passed_over(sub: str, domain: str, path: str) -> None:
+    for host in (domain, f"{sub}.{domain}"):
+        parsed = parse_url(f"https://{host}{path}?url=https%3A%2F%2Fx.example&q=x&u=x&a=x")
+        if isinstance(parsed, ParsedUrl) and is_wrapped(parsed):
+            assert may_be_wrapper_host(parsed.host)

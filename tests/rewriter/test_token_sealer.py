@@ -118,3 +118,56 @@ def test_the_remembered_parse_answers_as_a_fresh_sealer_does() -> None:
         assert (ours is None) == (theirs is None), url
         if ours is not None and theirs is not None:
             assert _open(ours).url == _open(theirs).url
+
+
+# Links the sealer takes without a parse (written as a browser serialises them, on no wrapper's
+# host) and links beside them that must take the general path.
+_SHORTCUT_CASES = [
+    "https://click.news5.example/ls/click?upn=u001.b5&utm_source=newsletter",
+    "http://a.example/p/q.html#s",
+    "https://portal.partner.example/x",  # on the do-not-rewrite list
+    "https://partner.example.evil.net/x",
+    "https://example.org/" + "a" * 4100,  # too long to seal
+    BASE + "/rx", "https://links.example.com.evil.example/r/x",
+    BASE + "/r/AAAA",
+    "https://www.google.com/url?q=https%3A%2F%2Fexample.org%2F",
+    "https://www.google.de/url?q=https%3A%2F%2Fexample.org%2F",
+    "https://mail.google.com/mail/u/0/",
+    "https://nam02.safelinks.protection.outlook.com/?url=https%3A%2F%2Fb.example%2F&data=x",
+    "https://urldefense.com/v3/__https://c.example/__;!!a!b$",
+    "https://statics.teams.cdn.office.net/evergreen-assets/safelinks/1/atp-safelinks.html?url="
+    "https%3A%2F%2Fd.example",
+    "https://protect-eu.mimecast.com/s/AbCdEf?domain=example.com",
+    "https://a.example/%2e%2e/x", "https://a.example/./x", "https://A.example/x",
+    "https://a.example", "https://a.example:443/x", "https://user@a.example/x",
+    "https://xn--ls8h.la/", "https://1.2.3.4/", "https://a.example/x y", "https://é.example/",
+]
+
+
+@pytest.mark.parametrize("url", _SHORTCUT_CASES)
+def test_links_sealed_without_a_parse_seal_as_with_one(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shortcut for links already in their serialised form answers what the general path
+    answers: the same links sealed, to the same destination, the same ones left alone."""
+    exempt = frozenset({"partner.example"})
+    quick = _sealer(do_not_rewrite=exempt)
+    quick_sealed, quick_out = quick.is_sealed(url), quick(url, display_text="x", index=1)
+    from linkguard.rewriter import sealer as sealer_module  # noqa: PLC0415 - patched below
+
+    monkeypatch.setattr(sealer_module, "canonical_http_host", lambda _raw: None)
+    general = _sealer(do_not_rewrite=exempt)
+    assert general._plain_host(url) is None  # the shortcut is off
+    general_sealed, general_out = general.is_sealed(url), general(url, display_text="x", index=1)
+    assert quick_sealed == general_sealed
+    assert (quick_out is None) == (general_out is None)
+    assert quick.too_long == general.too_long
+    if quick_out is not None and general_out is not None:
+        assert _open(quick_out) == _open(general_out)
+
+
+def test_the_usual_link_takes_the_shortcut() -> None:
+    sealer = _sealer()
+    assert sealer._plain_host(_SHORTCUT_CASES[0]) == "click.news5.example"
+    for url in _SHORTCUT_CASES[_SHORTCUT_CASES.index(BASE + "/r/AAAA"):]:
+        assert sealer._plain_host(url) is None, url

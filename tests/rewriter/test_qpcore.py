@@ -1,0 +1,93 @@
+"""The compiled quoted-printable core (``_qpcore.pyx``) against the Python it stands in for.
+
+``transfer.QuotedPrintable`` takes its line tables from ``_qpcore.physical_lines`` and
+``transfer._encode_run`` its usual lines from ``_qpcore.wrap`` where the extension is built;
+the plain build runs the Python below. The two must give the same bytes and offsets, so every
+message is rewritten the same way by either build.
+"""
+
+from __future__ import annotations
+
+import binascii
+import random
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from linkguard.rewriter.transfer import _IRREGULAR_EQUALS, _physical_lines, _wrap
+
+_qpcore = pytest.importorskip(
+    "linkguard.rewriter._qpcore", reason="the compiled quoted-printable core is not built"
+)
+
+
+def python_lines(body: bytes) -> tuple[list[int], list[int], bytes] | None:
+    """What QuotedPrintable's Python path reads of a body: None where it is not regular."""
+    if b"\0" in body or _IRREGULAR_EQUALS.search(body) is not None:
+        return None
+    return _physical_lines(body, 0, len(body), 0)
+
+
+qp_pieces = st.lists(
+    st.sampled_from([
+        b"a", b" ", b"\t", b"=", b"3", b"D", b"d", b"f", b"g", b"\r", b"\n", b"\r\n", b"=\r\n",
+        b"=\n", b"=3D", b"=3d", b"=C3=A9", b"=0", b"\0", b"\xff", b"_", b"x" * 80,
+    ]),
+    max_size=40,
+).map(b"".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(qp_pieces)
+@example(b"")
+@example(b"=")
+@example(b"=\r")
+@example(b"=\n")
+@example(b"abc=\r\n")
+@example(b"abc\n")
+@example(b"abc")
+@example(b"a=3D=\nb\r\nc=")
+def test_line_tables_are_the_python_ones(body: bytes) -> None:
+    assert _qpcore.physical_lines(body) == python_lines(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_line_tables_of_any_bytes(body: bytes) -> None:
+    lines = _qpcore.physical_lines(body)
+    assert lines == python_lines(body)
+    if lines is not None:
+        assert lines[2] == binascii.a2b_qp(body)
+
+
+def test_line_tables_of_an_encoded_newsletter() -> None:
+    rng = random.Random(5)  # noqa: S311 - test data, not secrets
+    html = "".join(
+        f'<p style="color:#333">{"word " * rng.randint(1, 60)}'
+        f'<a href="https://x{i}.example/?a=1&b={rng.getrandbits(64):x}">é {i}</a></p>\n'
+        for i in range(300)
+    ).encode()
+    for eol in (b"\n", b"\r\n"):
+        body = binascii.b2a_qp(html).replace(b"\n", eol)
+        lines = _qpcore.physical_lines(body)
+        assert lines is not None
+        assert lines == python_lines(body)
+        assert lines[2] == binascii.a2b_qp(body)
+
+
+plain_text = st.lists(
+    st.sampled_from([b"a", b" ", b"\t", b".", b"=", b"~", b"x" * 40, b"y" * 73, b"==", b"=a",
+                     b"\x7f", b"\n", b"\xe9", b"\0"]),
+    max_size=20,
+).map(b"".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(plain_text, st.sampled_from([b"=\n", b"=\r\n"]))
+@example(b"", b"=\n")
+@example(b"x" * 74 + b"=", b"=\r\n")
+def test_wrap_is_the_python_wrap(text: bytes, soft: bytes) -> None:
+    printable = not text.translate(None, bytes([9, *range(32, 127)]))
+    expected = _wrap(text.replace(b"=", b"=3D"), soft) if printable else None
+    assert _qpcore.wrap(text, soft) == expected
