@@ -129,3 +129,91 @@ def wrap(bytes text, bytes soft):
         dst[o + j] = brk[j]
     o += s
     return out[:o]
+
+
+from libc.stdlib cimport free, malloc
+
+
+cdef Py_ssize_t _bisect_right(const Py_ssize_t *a, Py_ssize_t n, Py_ssize_t x) noexcept:
+    cdef Py_ssize_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def runs(bytes body, list enc, list dec, bytes decoded, edits, Py_ssize_t at, encode_run,
+         splice):
+    """``QuotedPrintable._runs`` for a body read by :func:`physical_lines` (``enc``, ``dec``,
+    ``decoded`` are its tables): the edits grouped by the physical lines they touch (as
+    ``transfer._group`` groups them), each group's lines decoded with its edits applied and
+    encoded again, as ``splice(start, end, data)`` tuples in order.
+
+    A group's new text is encoded here by :func:`wrap` when it is the usual run (printable
+    ASCII ending in a soft break) and by ``encode_run(new, eol, soft)`` otherwise.
+    """
+    cdef Py_ssize_t lines = len(dec) - 1, count = len(dec), i
+    cdef Py_ssize_t *starts = <Py_ssize_t *>malloc(count * sizeof(Py_ssize_t))
+    cdef const unsigned char *dd = <const unsigned char *>PyBytes_AS_STRING(decoded)
+    cdef const unsigned char *bd = <const unsigned char *>PyBytes_AS_STRING(body)
+    cdef Py_ssize_t nd = PyBytes_GET_SIZE(decoded)
+    cdef Py_ssize_t start, end, first, last, prev_first = -1, prev_last = -1
+    cdef Py_ssize_t d0, d1, e0, e1, pos
+    cdef bint soft
+    if starts == NULL:
+        raise MemoryError()
+    out = []
+    try:
+        for i in range(count):
+            starts[i] = dec[i]
+        groups = []
+        run = None
+        for edit in edits:
+            start = edit[0]
+            end = edit[1]
+            first = _bisect_right(starts, count, start) - 1
+            last = _bisect_right(starts, count, end - 1) - 1 if end > start else first
+            if last + 1 < lines and end == starts[last + 1] and \
+                    dd[(end - 1) if end > 0 else nd - 1] == 10:
+                last += 1
+            if first <= prev_last:  # shares a line with the group before: join it
+                run.append(edit)
+                if last > prev_last:
+                    prev_last = last
+                continue
+            if run is not None:
+                groups.append((prev_first, prev_last, run))
+            run = [edit]
+            prev_first = first
+            prev_last = last
+        if run is not None:
+            groups.append((prev_first, prev_last, run))
+        for a, b, group in groups:
+            d0 = starts[a]
+            d1 = starts[b + 1]
+            pieces = []
+            pos = d0
+            for edit in group:
+                pieces.append(decoded[pos:edit[0]])
+                pieces.append(edit[2])
+                pos = edit[1]
+            pieces.append(decoded[pos:d1])
+            new = b"".join(pieces)
+            e0 = enc[a]
+            e1 = enc[b + 1]
+            eol = b"\r\n" if e1 - 2 >= e0 and bd[e1 - 2] == 13 and bd[e1 - 1] == 10 else b"\n"
+            # The run ends as its last line did: with a soft break if that line's break
+            # decoded to nothing.
+            soft = bd[e1 - 1] == 10 and (d1 == starts[b] or dd[d1 - 1] != 10)
+            data = None
+            if soft and len(new) and new[len(new) - 1] not in (32, 9, 46):
+                data = wrap(new, b"=" + eol)
+            if data is None:
+                data = encode_run(new, eol, soft)
+            out.append(splice(at + e0, at + e1, data))
+    finally:
+        free(starts)
+    return out

@@ -208,6 +208,11 @@ class QuotedPrintable:
         bytes.
         """
         if self._physical_lines:
+            if _native is not None:
+                spliced: list[Splice] = _native.runs(self._body, self._enc, self._dec,
+                                                     self.decoded, edits, at, _encode_run,
+                                                     _new_splice)
+                return spliced
             return self._runs(self._enc, self._dec, edits, at)
         out: list[Splice] = []
         for first, last, group in _group(edits, self._dec, self.decoded):
@@ -270,6 +275,10 @@ def _physical_lines(
 # tuple.__new__(Splice, (start, end, data)) builds a Splice without the Python frame of
 # NamedTuple's __new__: one per link in a link-heavy part.
 _new_tuple = tuple.__new__
+
+
+def _new_splice(start: int, end: int, data: bytes) -> Splice:
+    return _new_tuple(Splice, (start, end, data))
 
 
 class _Starts(Protocol):

@@ -15,7 +15,16 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from linkguard.rewriter.transfer import _IRREGULAR_EQUALS, _physical_lines, _wrap
+from linkguard.rewriter.charset import ByteEdit
+from linkguard.rewriter.transfer import (
+    _IRREGULAR_EQUALS,
+    QuotedPrintable,
+    Splice,
+    _encode_run,
+    _new_splice,
+    _physical_lines,
+    _wrap,
+)
 
 _qpcore = pytest.importorskip(
     "linkguard.rewriter._qpcore", reason="the compiled quoted-printable core is not built"
@@ -91,3 +100,53 @@ def test_wrap_is_the_python_wrap(text: bytes, soft: bytes) -> None:
     printable = not text.translate(None, bytes([9, *range(32, 127)]))
     expected = _wrap(text.replace(b"=", b"=3D"), soft) if printable else None
     assert _qpcore.wrap(text, soft) == expected
+
+
+@st.composite
+def body_and_edits(draw: st.DrawFn) -> tuple[bytes, list[ByteEdit]]:
+    """A regular quoted-printable body and sorted, disjoint, non-empty edits of its decoded
+    text (as the scanners make them: each replaces a link)."""
+    body = draw(qp_pieces.filter(lambda b: python_lines(b) is not None))
+    decoded = binascii.a2b_qp(body)
+    cuts = sorted(draw(st.lists(st.integers(0, len(decoded)), max_size=8)))
+    edits = []
+    # A link is never empty: each edit replaces at least one character.
+    for start, end in zip(cuts[::2], cuts[1::2], strict=False):
+        if end == start:
+            continue
+        data = draw(st.sampled_from([b"", b"x", b"https://lg.example/r/" + b"A" * 90, b"a=b",
+                                     b"\xc3\xa9", b"line\r\nbreak", b"tail ", b"dot."]))
+        edits.append(ByteEdit(start, end, data, None))
+    return body, edits
+
+
+@settings(max_examples=2000, deadline=None)
+@given(body_and_edits(), st.integers(0, 500))
+def test_runs_are_the_python_runs(case: tuple[bytes, list[ByteEdit]], at: int) -> None:
+    body, edits = case
+    qp = QuotedPrintable(body)
+    lines = python_lines(body)
+    assert lines is not None
+    enc, dec, decoded = lines
+    expected = qp._runs(enc, dec, edits, at)
+    got = _qpcore.runs(body, enc, dec, decoded, edits, at, _encode_run, _new_splice)
+    assert got == expected
+    assert all(type(s) is Splice for s in got)
+
+
+def test_runs_of_a_newsletter_link_per_line() -> None:
+    html = b"".join(b'<p>%s <a href="https://x%d.example/?a=1">go</a></p>\n' % (b"w " * 50, i)
+                    for i in range(100))
+    body = binascii.b2a_qp(html).replace(b"\n", b"\r\n")
+    lines = python_lines(body)
+    assert lines is not None
+    enc, dec, decoded = lines
+    edits = []
+    for i in range(100):
+        url = b"https://x%d.example/?a=1" % i
+        start = decoded.index(url)
+        edits.append(ByteEdit(start, start + len(url), b"https://lg.example/r/" + b"B" * 120,
+                              None))
+    expected = QuotedPrintable(body)._runs(enc, dec, edits, 7)
+    assert _qpcore.runs(body, enc, dec, decoded, edits, 7, _encode_run, _new_splice) == expected
+    assert len(expected) == 100
