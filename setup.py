@@ -45,6 +45,9 @@ def extensions() -> list[Extension]:
     # Slotted objects (ParsedUrl) built from their member descriptors in one call.
     modules += [Extension("linkguard.core._slots", ["linkguard/core/_slots.pyx"],
                           optional=True)]
+    # The URL model's test for a link already in its WHATWG form, one pass over the string.
+    modules += [Extension("linkguard.core._urlcore", ["linkguard/core/_urlcore.pyx"],
+                          optional=True)]
     # Quoted-printable line tables and wrapping in one pass over a part's bytes.
     modules += [Extension("linkguard.rewriter._qpcore", ["linkguard/rewriter/_qpcore.pyx"],
                           optional=True)]

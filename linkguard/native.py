@@ -52,7 +52,8 @@ COMPILED_MODULES: Final = (
 )
 # Modules written for Cython that exist only compiled; the code using them has a Python path.
 NATIVE_ONLY: Final = (
-    "linkguard.core._sealcore", "linkguard.core._slots", "linkguard.rewriter._qpcore",
+    "linkguard.core._sealcore", "linkguard.core._slots", "linkguard.core._urlcore",
+    "linkguard.rewriter._qpcore",
 )
 
 

@@ -331,7 +331,7 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DOT_SEGMENT = re.compile(r"/(?:\.|%2[eE]){1,2}(?:/|\Z)")
 
 
-def _canonical(raw: str) -> _Parsed | None:
+def _canonical_python(raw: str) -> _Parsed | None:
     """The parse of a URL already in its WHATWG form (see ``_CANONICAL_HTTP``), or None."""
     m = _CANONICAL_HTTP.fullmatch(raw)
     if m is None:
@@ -347,6 +347,18 @@ def _canonical(raw: str) -> _Parsed | None:
     search = search if search and len(search) > 1 else ""
     fragment = fragment if fragment and len(fragment) > 1 else ""
     return (raw, protocol, "", "", hostname, "", path, search, fragment, 0)
+
+
+def _canonical_native() -> Callable[[str], _Parsed | None] | None:
+    """The same test in one pass over the string, where linkguard/core/_urlcore.pyx is built."""
+    try:
+        from linkguard.core._urlcore import canonical  # noqa: PLC0415 - optional compiled module
+    except ImportError:
+        return None
+    return canonical
+
+
+_canonical: Final = _canonical_native() or _canonical_python
 
 
 def canonical_http_host(raw: str) -> str | None:

@@ -103,6 +103,10 @@ def test_offsets_parse_equals_attribute_parse_generated(scheme: list[str], rest:
 def _canonical_agrees(raw: str) -> bool:
     """Where the no-parser path takes a URL, it gives what ada gives (it may decline any)."""
     ours = url_module._canonical(raw)
+    # Where linkguard/core/_urlcore.pyx is built, _canonical is its one-pass test: it must
+    # answer what the regular expressions of the Python reference answer, for every string.
+    if ours != url_module._canonical_python(raw):
+        return False
     return ours is None or ours == _fast(raw) == _general(raw)
 
 
@@ -129,6 +133,29 @@ _HOST_PIECES = st.sampled_from([*"abz09-.", "xn--", "0x", "A", "é", "%41", "_",
 @example("https://", "a.0x1f", "/")
 def test_canonical_path_equals_ada_generated(scheme: str, host: str, rest: str) -> None:
     assert _canonical_agrees(scheme + host + rest)
+
+
+@given(st.lists(st.sampled_from([
+    "http", "https", ":", "//", "/", "a", "b.", "z9-", "1", ".", "xn--", "x", "n", "-", "?", "#",
+    "%", "%2e", "%2E", "%2", "%4g", "%41", "..", "/./", "/..", "A", "~", "'", " ", "é", "\x00",
+    "@", "[", "]",
+]), max_size=25).map("".join))
+@settings(max_examples=5000, deadline=None)
+@example("https://a.example/.%2E/x?y#z")
+@example("https://a.example/x?#")
+@example("https://a.example/x#a?b")
+@example("https://a.example/x?a#b#c")
+@example("https://xn--a.example/")
+@example("https://a.1/")
+@example("http://a/%")
+def test_one_pass_canonical_test_is_the_regular_expressions(raw: str) -> None:
+    assert url_module._canonical(raw) == url_module._canonical_python(raw)
+
+
+def test_the_one_pass_test_is_used_where_it_is_built() -> None:
+    # importorskip keeps the plain build's run green; the compiled build must use it.
+    native = pytest.importorskip("linkguard.core._urlcore")
+    assert url_module._canonical is native.canonical
 
 
 @pytest.mark.parametrize("raw", [

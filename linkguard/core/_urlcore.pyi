@@ -1,0 +1,3 @@
+"""Types of linkguard/core/_urlcore.pyx (compiled only) for type checkers."""
+
+def canonical(raw: str) -> tuple[str, str, str, str, str, str, str, str, str, int] | None: ...
