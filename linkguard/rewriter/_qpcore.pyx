@@ -176,8 +176,12 @@ def runs(bytes body, list enc, list dec, bytes decoded, edits, Py_ssize_t at, en
             end = edit[1]
             first = _bisect_right(starts, count, start) - 1
             last = _bisect_right(starts, count, end - 1) - 1 if end > start else first
-            if last + 1 < lines and end == starts[last + 1] and \
-                    dd[(end - 1) if end > 0 else nd - 1] == 10:
+            if first < 0 or first >= lines or end > nd:
+                # An edit outside the text (never made by the scanners, whose edits each
+                # replace a link): refused as the Python path refuses it, with no read past
+                # the tables.
+                raise IndexError("edit outside the decoded text")
+            if last + 1 < lines and end == starts[last + 1] and end > 0 and dd[end - 1] == 10:
                 last += 1
             if first <= prev_last:  # shares a line with the group before: join it
                 run.append(edit)

@@ -150,3 +150,17 @@ def test_runs_of_a_newsletter_link_per_line() -> None:
     expected = QuotedPrintable(body)._runs(enc, dec, edits, 7)
     assert _qpcore.runs(body, enc, dec, decoded, edits, 7, _encode_run, _new_splice) == expected
     assert len(expected) == 100
+
+
+@pytest.mark.parametrize("edit", [ByteEdit(5, 99, b"x", None), ByteEdit(6, 6, b"x", None)])
+def test_an_edit_outside_the_text_is_refused_as_the_python_path_refuses_it(
+    edit: ByteEdit,
+) -> None:
+    body = b"ab=\ncd\n"  # decodes to "abcd\n": 5 bytes, lines start at 0, 2, 5
+    lines = python_lines(body)
+    assert lines is not None
+    enc, dec, decoded = lines
+    with pytest.raises(IndexError):
+        QuotedPrintable(body)._runs(enc, dec, [edit], 0)
+    with pytest.raises(IndexError):
+        _qpcore.runs(body, enc, dec, decoded, [edit], 0, _encode_run, _new_splice)
