@@ -111,9 +111,10 @@ class OwnLinks:
             return True
         return self.is_own is not None and self.is_own(raw)
 
-    def matches_href(self, href: str) -> bool:
-        """:meth:`matches` for a URL written exactly as its serialisation ``href``."""
-        return href.startswith(self._prefixes) or (self.is_own is not None and self.is_own(href))
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The bases as the browser reads them (what :meth:`matches` compares with)."""
+        return self._prefixes
 
 
 def _base_prefix(base: str) -> str:

@@ -27,6 +27,7 @@ import functools
 import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Final
 
 import ada_url
@@ -349,16 +350,22 @@ def _canonical_python(raw: str) -> _Parsed | None:
     return (raw, protocol, "", "", hostname, "", path, search, fragment, 0)
 
 
-def _canonical_native() -> Callable[[str], _Parsed | None] | None:
-    """The same test in one pass over the string, where linkguard/core/_urlcore.pyx is built."""
+def _load_urlcore() -> ModuleType | None:
+    """The same tests in one pass over the string, where linkguard/core/_urlcore.pyx is built."""
     try:
-        from linkguard.core._urlcore import canonical  # noqa: PLC0415 - optional compiled module
+        from linkguard.core import _urlcore  # noqa: PLC0415 - optional compiled module
     except ImportError:
         return None
-    return canonical
+    return _urlcore
 
 
-_canonical: Final = _canonical_native() or _canonical_python
+_urlcore: Final = _load_urlcore()
+_canonical: Final[Callable[[str], _Parsed | None]] = (
+    _canonical_python if _urlcore is None else _urlcore.canonical
+)
+_canonical_host: Final[Callable[[str, int], str | None] | None] = (
+    None if _urlcore is None else _urlcore.canonical_host
+)
 
 
 def canonical_http_host(raw: str) -> str | None:
@@ -368,6 +375,13 @@ def canonical_http_host(raw: str) -> str | None:
     For such a string ``parse_url(raw)`` gives ``href == raw`` and this ``host``; callers that
     need nothing else of the parse (the sealer, for the usual link) skip building it.
     """
+    if _canonical_host is not None:
+        return _canonical_host(raw, MAX_URL_BYTES)
+    return _canonical_host_python(raw)
+
+
+def _canonical_host_python(raw: str) -> str | None:
+    """:func:`canonical_http_host` by the parse tuple: the reference of the compiled one."""
     if len(raw) > MAX_URL_BYTES:
         return None
     parsed = _canonical(raw)

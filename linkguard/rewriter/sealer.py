@@ -46,10 +46,20 @@ class TokenSealer:
     # The same for the usual link, one already written as a browser would serialise it: its
     # host, read off the string without building a parse (None: not such a link).
     _last_plain: tuple[str, str | None] | None = field(default=None, init=False, repr=False)
+    # Whether a host's links may take that shortcut (no wrapper can be on it, and it is not
+    # the host of our own links): a message's links come from a handful of hosts.
+    _plain_hosts: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+    _own_hosts: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._prefix = self.base_url.rstrip("/") + "/r/"
         self._own = OwnLinks.from_bases([self._prefix])  # parsed once, not once per link
+        # A link written in its serialised form that starts with one of our prefixes is on
+        # the prefix's host: links on these hosts always take the general path.
+        self._own_hosts = frozenset(
+            parsed.host for prefix in (self._prefix, *self._own.prefixes)
+            if isinstance(parsed := parse_url(prefix), ParsedUrl)
+        )
         try:
             self._message = MessageSealer(self.keys, issued_at=self.issued_at,
                                           recipient=self.recipient, message_id=self.message_id,
@@ -81,15 +91,20 @@ class TokenSealer:
         if last is not None and last[0] == url:
             return last[1]
         host = canonical_http_host(url)
-        if host is not None and (may_be_wrapper_host(host) or url.startswith(self._prefix)
-                                 or self._own.matches_href(url)):
-            host = None
+        if host is not None:
+            plain = self._plain_hosts.get(host)
+            if plain is None:
+                plain = not (may_be_wrapper_host(host) or host in self._own_hosts
+                             or self._own.is_own is not None)
+                self._plain_hosts[host] = plain
+            if not plain:
+                host = None
         self._last_plain = (url, host)
         return host
 
     def is_sealed(self, url: str) -> bool:
         if self._plain_host(url) is not None:
-            return False  # not under our prefix (matches_href), so not ours
+            return False  # on none of our hosts, so not ours
         parsed = self._parse(url)
         return parsed is not None and parsed.href.startswith(self._prefix)
 
