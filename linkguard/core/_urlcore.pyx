@@ -178,3 +178,16 @@ def canonical_host(raw, Py_ssize_t limit):
     if p.host_end - (p.scheme_end + 2) > 253 or p.longest_label > 63:
         return None
     return raw[p.scheme_end + 2:p.host_end]
+
+
+def visible_ascii(text):
+    """Whether ``text`` is one token of printable ASCII, "!" to "~" (what
+    ``url._visible_ascii_python`` says: ASCII, printable, no space)."""
+    if type(text) is not str or not PyUnicode_IS_ASCII(text):
+        return False
+    cdef const unsigned char *s = <const unsigned char *>PyUnicode_DATA(text)
+    cdef Py_ssize_t i, n = PyUnicode_GET_LENGTH(text)
+    for i in range(n):
+        if s[i] < 33 or s[i] > 126:
+            return False
+    return True

@@ -368,6 +368,17 @@ _canonical_host: Final[Callable[[str, int], str | None] | None] = (
 )
 
 
+def _visible_ascii_python(text: str) -> bool:
+    return text.isascii() and text.isprintable() and " " not in text
+
+
+# Whether a string is one token of printable ASCII, "!" to "~" (RFC 3986 characters and the
+# few a link may carry escaped): the rewriter asks it of every link value and replacement.
+is_visible_ascii: Final[Callable[[str], bool]] = (
+    _visible_ascii_python if _urlcore is None else _urlcore.visible_ascii
+)
+
+
 def canonical_http_host(raw: str) -> str | None:
     """The host of ``raw`` when ``raw`` is already its own WHATWG serialisation (an http(s)
     URL of an ordinary domain name, see ``_CANONICAL_HTTP``), else None.

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import ada_url
 
+from linkguard.core.url import is_visible_ascii
 from linkguard.rewriter.links import Edit, LinkBook, Regions, browser_url, http_url
 from linkguard.rewriter.model import LinkPlace
 
@@ -367,9 +368,7 @@ def _destination(value: str, base: Callable[[], str | None]) -> str | None:
     base URL, asked only for a relative link (most links are absolute: no look-up)."""
     if (
         value.startswith(("https://", "http://"))
-        and value.isascii()
-        and value.isprintable()
-        and " " not in value
+        and is_visible_ascii(value)
         and "&" not in value.replace("&amp;", "")
     ):
         # The usual link, one token of printable ASCII: nothing for browser_url to strip or

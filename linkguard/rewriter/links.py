@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from linkguard.core.url import is_visible_ascii
 from linkguard.rewriter.model import LinkOutcome, LinkPlace, LinkRecord, RewriteContext
 
 # The scheme (RFC 3986 §3.1: letters, digits, "+", "-", ".") is "http" or "https", any case.
@@ -133,7 +134,7 @@ class LinkBook:
             sealed = self._sealer(url, display_text=display_text, index=len(links))
             if sealed is None or sealed == url:
                 outcome = LinkOutcome.DECLINED
-            elif not (sealed and sealed.isascii() and sealed.isprintable() and " " not in sealed):
+            elif not (sealed and is_visible_ascii(sealed)):
                 # A replacement must be one token of printable ASCII, "!" to "~" (RFC 3986 §2
                 # characters and the few HTML escaping handles): a space or a control would
                 # end the link early or break a line.

@@ -7,6 +7,7 @@ never carries wrapper inside wrapper. Our own links are recognised and left exac
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from linkguard.core.tokens import KeyRing, MessageSealer, SealError
@@ -53,13 +54,8 @@ class TokenSealer:
 
     def __post_init__(self) -> None:
         self._prefix = self.base_url.rstrip("/") + "/r/"
-        self._own = OwnLinks.from_bases([self._prefix])  # parsed once, not once per link
-        # A link written in its serialised form that starts with one of our prefixes is on
-        # the prefix's host: links on these hosts always take the general path.
-        self._own_hosts = frozenset(
-            parsed.host for prefix in (self._prefix, *self._own.prefixes)
-            if isinstance(parsed := parse_url(prefix), ParsedUrl)
-        )
+        # Parsed once per prefix, not once per message (a sealer is made for each).
+        self._own, self._own_hosts = _own_links(self._prefix)
         try:
             self._message = MessageSealer(self.keys, issued_at=self.issued_at,
                                           recipient=self.recipient, message_id=self.message_id,
@@ -148,3 +144,16 @@ class TokenSealer:
 
     def _exempt(self, host: str) -> bool:
         return listed_parent(host, self.do_not_rewrite) is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _own_links(prefix: str) -> tuple[OwnLinks, frozenset[str]]:
+    """How to recognise links under ``prefix``, and the hosts they are on: a link written in
+    its serialised form that starts with one of our prefixes is on the prefix's host, so links
+    on these hosts always take the general path. (OwnLinks is frozen: sharing it is safe.)"""
+    own = OwnLinks.from_bases([prefix])
+    hosts = frozenset(
+        parsed.host for base in (prefix, *own.prefixes)
+        if isinstance(parsed := parse_url(base), ParsedUrl)
+    )
+    return own, hosts

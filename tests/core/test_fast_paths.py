@@ -389,3 +389,12 @@ class _Other:
 
 
 _OTHER_SLOT = _Other.value
+
+
+@given(st.text(st.sampled_from([*"aZ09!~/?#%&=", " ", "\t", "\x7f", "\x00", "\x1f", "é", "\u2028",
+                                "\U0001f600", "\udc80"]), max_size=30))
+@settings(max_examples=2000, deadline=None)
+@example("")
+@example("!" + "~" * 200)
+def test_visible_ascii_is_the_python_test(text: str) -> None:
+    assert url_module.is_visible_ascii(text) == url_module._visible_ascii_python(text)
