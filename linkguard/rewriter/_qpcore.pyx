@@ -132,6 +132,7 @@ def wrap(bytes text, bytes soft):
 
 
 from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 
 cdef Py_ssize_t _bisect_right(const Py_ssize_t *a, Py_ssize_t n, Py_ssize_t x) noexcept:
@@ -145,6 +146,35 @@ cdef Py_ssize_t _bisect_right(const Py_ssize_t *a, Py_ssize_t n, Py_ssize_t x) n
     return lo
 
 
+cdef bytes _applied(bytes decoded, list edits, Py_ssize_t first_edit, Py_ssize_t end_edit,
+                    Py_ssize_t d0, Py_ssize_t d1):
+    """``decoded[d0:d1]`` with ``edits[first_edit:end_edit]`` applied (each a tuple whose
+    first three items are start, end and the new bytes), written once."""
+    cdef Py_ssize_t k, size = d1 - d0, pos, start, end, n
+    cdef tuple edit
+    cdef bytes data
+    for k in range(first_edit, end_edit):
+        edit = <tuple>edits[k]
+        size += PyBytes_GET_SIZE(<bytes>edit[2]) - (<Py_ssize_t>edit[1] - <Py_ssize_t>edit[0])
+    out = PyBytes_FromStringAndSize(NULL, size)
+    cdef char *dst = PyBytes_AS_STRING(out)
+    cdef const char *src = PyBytes_AS_STRING(decoded)
+    pos = d0
+    n = 0
+    for k in range(first_edit, end_edit):
+        edit = <tuple>edits[k]
+        start = edit[0]
+        end = edit[1]
+        data = <bytes>edit[2]
+        memcpy(dst + n, src + pos, start - pos)
+        n += start - pos
+        memcpy(dst + n, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+        n += PyBytes_GET_SIZE(data)
+        pos = end
+    memcpy(dst + n, src + pos, d1 - pos)
+    return out
+
+
 def runs(bytes body, list enc, list dec, bytes decoded, edits, Py_ssize_t at, encode_run,
          splice):
     """``QuotedPrintable._runs`` for a body read by :func:`physical_lines` (``enc``, ``dec``,
@@ -153,71 +183,92 @@ def runs(bytes body, list enc, list dec, bytes decoded, edits, Py_ssize_t at, en
     encoded again, as ``splice(start, end, data)`` tuples in order.
 
     A group's new text is encoded here by :func:`wrap` when it is the usual run (printable
-    ASCII ending in a soft break) and by ``encode_run(new, eol, soft)`` otherwise.
+    ASCII ending in a soft break) and by ``encode_run(new, eol, soft)`` otherwise. The edits
+    (sorted, disjoint, each a tuple of start, end, new bytes, …) are read in place: no list
+    or tuple is made per group but the splice.
     """
-    cdef Py_ssize_t lines = len(dec) - 1, count = len(dec), i
+    cdef list items = edits if type(edits) is list else list(edits)
+    cdef Py_ssize_t lines = len(dec) - 1, count = len(dec), i, k, m = len(items)
     cdef Py_ssize_t *starts = <Py_ssize_t *>malloc(count * sizeof(Py_ssize_t))
     cdef const unsigned char *dd = <const unsigned char *>PyBytes_AS_STRING(decoded)
     cdef const unsigned char *bd = <const unsigned char *>PyBytes_AS_STRING(body)
     cdef Py_ssize_t nd = PyBytes_GET_SIZE(decoded)
-    cdef Py_ssize_t start, end, first, last, prev_first = -1, prev_last = -1
-    cdef Py_ssize_t d0, d1, e0, e1, pos
-    cdef bint soft
+    cdef Py_ssize_t start, end, first, last, prev_first = -1, prev_last = -1, group_start = 0
+    cdef Py_ssize_t prev_end = 0
+    cdef tuple edit
     if starts == NULL:
         raise MemoryError()
     out = []
     try:
         for i in range(count):
             starts[i] = dec[i]
-        groups = []
-        run = None
-        for edit in edits:
+        for k in range(m):
+            item = items[k]
+            if not isinstance(item, tuple) or len(<tuple>item) < 3:
+                raise TypeError("an edit is a tuple (start, end, data, …)")
+            edit = <tuple>item
             start = edit[0]
             end = edit[1]
+            if start < prev_end:
+                # The edits are the scanners' own, sorted and disjoint; anything else would
+                # have the copies below write out of place.
+                raise ValueError("edits overlap or are out of order")
+            prev_end = end
+            if type(edit[2]) is not bytes:
+                raise TypeError("an edit's new text is bytes")
             first = _bisect_right(starts, count, start) - 1
             last = _bisect_right(starts, count, end - 1) - 1 if end > start else first
-            if first < 0 or first >= lines or end > nd:
+            if first < 0 or first >= lines or end > nd or end < start:
                 # An edit outside the text (never made by the scanners, whose edits each
                 # replace a link): refused as the Python path refuses it, with no read past
                 # the tables.
                 raise IndexError("edit outside the decoded text")
             if last + 1 < lines and end == starts[last + 1] and end > 0 and dd[end - 1] == 10:
                 last += 1
-            if first <= prev_last:  # shares a line with the group before: join it
-                run.append(edit)
+            if k > 0 and first <= prev_last:  # shares a line with the group before: join it
                 if last > prev_last:
                     prev_last = last
                 continue
-            if run is not None:
-                groups.append((prev_first, prev_last, run))
-            run = [edit]
+            if k > 0:
+                out.append(_encoded_group(body, bd, enc, starts, decoded, dd, items,
+                                          group_start, k, prev_first, prev_last, at,
+                                          encode_run, splice))
+            group_start = k
             prev_first = first
             prev_last = last
-        if run is not None:
-            groups.append((prev_first, prev_last, run))
-        for a, b, group in groups:
-            d0 = starts[a]
-            d1 = starts[b + 1]
-            pieces = []
-            pos = d0
-            for edit in group:
-                pieces.append(decoded[pos:edit[0]])
-                pieces.append(edit[2])
-                pos = edit[1]
-            pieces.append(decoded[pos:d1])
-            new = b"".join(pieces)
-            e0 = enc[a]
-            e1 = enc[b + 1]
-            eol = b"\r\n" if e1 - 2 >= e0 and bd[e1 - 2] == 13 and bd[e1 - 1] == 10 else b"\n"
-            # The run ends as its last line did: with a soft break if that line's break
-            # decoded to nothing.
-            soft = bd[e1 - 1] == 10 and (d1 == starts[b] or dd[d1 - 1] != 10)
-            data = None
-            if soft and len(new) and new[len(new) - 1] not in (32, 9, 46):
-                data = wrap(new, b"=" + eol)
-            if data is None:
-                data = encode_run(new, eol, soft)
-            out.append(splice(at + e0, at + e1, data))
+        if m > 0:
+            out.append(_encoded_group(body, bd, enc, starts, decoded, dd, items, group_start, m,
+                                      prev_first, prev_last, at, encode_run, splice))
     finally:
         free(starts)
     return out
+
+
+cdef object _encoded_group(bytes body, const unsigned char *bd, list enc,
+                           const Py_ssize_t *starts, bytes decoded, const unsigned char *dd,
+                           list items, Py_ssize_t group_start, Py_ssize_t group_end,
+                           Py_ssize_t a, Py_ssize_t b, Py_ssize_t at, encode_run, splice):
+    cdef Py_ssize_t d0 = starts[a], d1 = starts[b + 1]
+    cdef Py_ssize_t e0 = enc[a], e1 = enc[b + 1]
+    cdef bint soft
+    new = _applied(decoded, items, group_start, group_end, d0, d1)
+    eol = _CRLF if e1 - 2 >= e0 and bd[e1 - 2] == 13 and bd[e1 - 1] == 10 else _LF
+    # The run ends as its last line did: with a soft break if that line's break decoded to
+    # nothing.
+    soft = bd[e1 - 1] == 10 and (d1 == starts[b] or dd[d1 - 1] != 10)
+    data = None
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(new)
+    cdef unsigned char last_byte
+    if soft and size:
+        last_byte = (<const unsigned char *>PyBytes_AS_STRING(new))[size - 1]
+        if last_byte != 32 and last_byte != 9 and last_byte != 46:
+            data = wrap(new, _SOFT_CRLF if eol is _CRLF else _SOFT_LF)
+    if data is None:
+        data = encode_run(new, eol, soft)
+    return splice(at + e0, at + e1, data)
+
+
+cdef bytes _CRLF = b"\r\n"
+cdef bytes _LF = b"\n"
+cdef bytes _SOFT_CRLF = b"=\r\n"
+cdef bytes _SOFT_LF = b"=\n"

@@ -164,3 +164,26 @@ def test_an_edit_outside_the_text_is_refused_as_the_python_path_refuses_it(
         QuotedPrintable(body)._runs(enc, dec, [edit], 0)
     with pytest.raises(IndexError):
         _qpcore.runs(body, enc, dec, decoded, [edit], 0, _encode_run, _new_splice)
+
+
+@pytest.mark.parametrize("edits", [
+    [ByteEdit(1, 3, b"x", None), ByteEdit(2, 4, b"y", None)],  # overlapping
+    [ByteEdit(3, 4, b"x", None), ByteEdit(0, 1, b"y", None)],  # out of order
+])
+def test_edits_that_are_not_sorted_and_disjoint_are_refused(edits: list[ByteEdit]) -> None:
+    body = b"abcdef\n"
+    lines = python_lines(body)
+    assert lines is not None
+    enc, dec, decoded = lines
+    with pytest.raises(ValueError, match="overlap or are out of order"):
+        _qpcore.runs(body, enc, dec, decoded, edits, 0, _encode_run, _new_splice)
+
+
+def test_edits_of_another_shape_are_refused() -> None:
+    body = b"abcdef\n"
+    lines = python_lines(body)
+    assert lines is not None
+    enc, dec, decoded = lines
+    for edits in ([(1, 2)], [(1, 2, "text")], [[1, 2, b"x"]]):
+        with pytest.raises(TypeError):
+            _qpcore.runs(body, enc, dec, decoded, edits, 0, _encode_run, _new_splice)
