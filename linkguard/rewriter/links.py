@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import re
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Final, NamedTuple
 
 from linkguard.core.url import is_visible_ascii
 from linkguard.rewriter.model import LinkOutcome, LinkPlace, LinkRecord, RewriteContext
@@ -66,6 +66,23 @@ _new_record = object.__new__
 ) = (getattr(LinkRecord, f.name).__set__ for f in dataclasses.fields(LinkRecord))
 
 
+# The same in one C call where linkguard/core/_slots.pyx is built (the descriptors' setter
+# called directly), as the URL model builds its ParsedUrl.
+_RECORD_SLOTS = tuple(getattr(LinkRecord, f.name) for f in dataclasses.fields(LinkRecord))
+
+
+def _slot_builder() -> Callable[[type[LinkRecord], tuple[object, ...], tuple[object, ...]],
+                                LinkRecord] | None:
+    try:
+        from linkguard.core._slots import build  # noqa: PLC0415 - optional compiled module
+    except ImportError:
+        return None
+    return build
+
+
+_build_slots: Final = _slot_builder()
+
+
 def _record(  # noqa: PLR0917 - LinkRecord's fields, positional as its constructor takes them
     part: str,
     place: LinkPlace,
@@ -75,6 +92,9 @@ def _record(  # noqa: PLR0917 - LinkRecord's fields, positional as its construct
     outcome: LinkOutcome,
     display_text: str | None,
 ) -> LinkRecord:
+    if _build_slots is not None:
+        return _build_slots(LinkRecord, _RECORD_SLOTS,
+                            (part, place, url, source, replacement, outcome, display_text))
     link: LinkRecord = _new_record(LinkRecord)
     _set_part(link, part)
     _set_place(link, place)
