@@ -403,6 +403,13 @@ class MessageSealer:
         return self._seal_python(url, link_index=link_index, display_text=display_text,
                                  nonce=nonce)
 
+    @property
+    def native_seal(self) -> Callable[[str, int, str | None, bytes | None], str | None] | None:
+        """The compiled core's per-link call (``url, link_index, display_text, nonce``), which
+        :meth:`seal` makes first: a token, or None for every case it leaves to :meth:`seal`.
+        None when the core is not built."""
+        return None if self._core is None else self._core.seal
+
     def _seal_python(
         self,
         url: str,

@@ -8,6 +8,7 @@ never carries wrapper inside wrapper. Our own links are recognised and left exac
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from linkguard.core.tokens import KeyRing, MessageSealer, SealError
@@ -51,6 +52,9 @@ class TokenSealer:
     # the host of our own links): a message's links come from a handful of hosts.
     _plain_hosts: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
     _own_hosts: frozenset[str] = field(init=False, repr=False)
+    # The message's compiled per-link seal, asked first (what MessageSealer.seal does first).
+    _native: Callable[[str, int, str | None, bytes | None], str | None] | None = field(
+        default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._prefix = self.base_url.rstrip("/") + "/r/"
@@ -62,6 +66,7 @@ class TokenSealer:
                                           profile=self.profile)
         except SealError:
             self._message = None
+        self._native = None if self._message is None else self._message.native_seal
 
     @property
     def prefix(self) -> str:
@@ -130,6 +135,11 @@ class TokenSealer:
         return self._seal(parsed.href, display_text, index)
 
     def _seal(self, href: str, display_text: str | None, index: int) -> str | None:
+        native = self._native
+        if native is not None:
+            token = native(href, index, display_text, None)
+            if token is not None:
+                return self._prefix + token
         message = self._message
         try:
             if message is None:
