@@ -103,12 +103,28 @@ def wrap(bytes text, bytes soft):
     # At least one character a line, at most 75: the lines needed are at most size.
     out = PyBytes_FromStringAndSize(NULL, size + (size // 25 + 2) * s)
     cdef unsigned char *dst = <unsigned char *>PyBytes_AS_STRING(out)
-    for i in range(n):
-        c = src[i]
-        if c == 61:
+    cdef Py_ssize_t room, take
+    cdef const unsigned char *eq
+    i = 0
+    while i < n:
+        room = 75 - width
+        if room == 0:  # the line is full and a character follows: break it
+            memcpy(dst + o, brk, s)
+            o += s
+            width = 0
+            continue
+        # The characters up to the next "=" (or as many as fit) go as they are, in one copy.
+        take = n - i if n - i < room else room
+        eq = <const unsigned char *>memchr(src + i, 61, take)
+        if eq != NULL:
+            take = eq - (src + i)
+        memcpy(dst + o, src + i, take)
+        o += take
+        width += take
+        i += take
+        if eq != NULL:  # "=" as "=3D", never cut: on the next line if it does not fit
             if width + 3 > 75:
-                for j in range(s):
-                    dst[o + j] = brk[j]
+                memcpy(dst + o, brk, s)
                 o += s
                 width = 0
             dst[o] = 61
@@ -116,23 +132,14 @@ def wrap(bytes text, bytes soft):
             dst[o + 2] = 68  # "D"
             o += 3
             width += 3
-        else:
-            if width + 1 > 75:
-                for j in range(s):
-                    dst[o + j] = brk[j]
-                o += s
-                width = 0
-            dst[o] = c
-            o += 1
-            width += 1
-    for j in range(s):
-        dst[o + j] = brk[j]
+            i += 1
+    memcpy(dst + o, brk, s)
     o += s
     return out[:o]
 
 
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memchr, memcpy
 
 
 cdef Py_ssize_t _bisect_right(const Py_ssize_t *a, Py_ssize_t n, Py_ssize_t x) noexcept:
