@@ -14,6 +14,7 @@ The Python functions these replace stay in ``transfer.py`` (the plain build runs
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.string cimport memchr, memcpy
 
 
 cdef inline int _hex(unsigned char c) nogil:
@@ -26,6 +27,16 @@ cdef inline int _hex(unsigned char c) nogil:
     return -1
 
 
+cdef inline Py_ssize_t _find(const unsigned char *src, Py_ssize_t at, Py_ssize_t n,
+                             unsigned char c) noexcept:
+    """The index of the next ``c`` in ``src[at:n]``, or ``n``."""
+    cdef const unsigned char *p
+    if at >= n:
+        return n
+    p = <const unsigned char *>memchr(src + at, c, n - at)
+    return n if p == NULL else p - src
+
+
 def physical_lines(bytes body):
     """``(enc, dec, decoded)`` for a regular ``body``, or None.
 
@@ -36,42 +47,53 @@ def physical_lines(bytes body):
     """
     cdef Py_ssize_t n = PyBytes_GET_SIZE(body)
     cdef const unsigned char *src = <const unsigned char *>PyBytes_AS_STRING(body)
+    if n and memchr(src, 0, n) != NULL:
+        return None
     out = PyBytes_FromStringAndSize(NULL, n)  # decoded text is never longer than the body
     cdef unsigned char *dst = <unsigned char *>PyBytes_AS_STRING(out)
-    cdef Py_ssize_t i = 0, o = 0
-    cdef unsigned char c
+    cdef Py_ssize_t i = 0, o = 0, stop
+    cdef Py_ssize_t next_eq = _find(src, 0, n, 61), next_nl = _find(src, 0, n, 10)
     cdef int hi, lo
     enc = [0]
     dec = [0]
     while i < n:
-        c = src[i]
-        if c == 61:  # "="
-            if i + 1 < n and src[i + 1] == 10:
-                i += 2
-            elif i + 2 < n and src[i + 1] == 13 and src[i + 2] == 10:
-                i += 3
-            else:
-                if i + 2 >= n:
-                    return None  # "=" or "=X" at the end: a2b_qp keeps or drops it
-                hi = _hex(src[i + 1])
-                lo = _hex(src[i + 2])
-                if hi < 0 or lo < 0:
-                    return None  # an "=" a2b_qp keeps as it is
-                dst[o] = <unsigned char>(hi * 16 + lo)
-                o += 1
-                i += 3
-                continue
-            enc.append(i)  # a soft break ends a physical line and decodes to nothing
-            dec.append(o)
-            continue
-        if c == 0:
-            return None
-        dst[o] = c
-        o += 1
-        i += 1
-        if c == 10:
+        if next_eq < i:
+            next_eq = _find(src, i, n, 61)
+        if next_nl < i:
+            next_nl = _find(src, i, n, 10)
+        # Everything up to the next "=" or line break stands for itself: one copy.
+        stop = next_eq if next_eq < next_nl else next_nl
+        if stop > i:
+            memcpy(dst + o, src + i, stop - i)
+            o += stop - i
+            i = stop
+            if i >= n:
+                break
+        if i == next_nl:  # a hard line break: kept, and the next physical line starts
+            dst[o] = 10
+            o += 1
+            i += 1
             enc.append(i)
             dec.append(o)
+            continue
+        # "=": a soft break, or an escape of two hex digits
+        if i + 1 < n and src[i + 1] == 10:
+            i += 2
+        elif i + 2 < n and src[i + 1] == 13 and src[i + 2] == 10:
+            i += 3
+        else:
+            if i + 2 >= n:
+                return None  # "=" or "=X" at the end: a2b_qp keeps or drops it
+            hi = _hex(src[i + 1])
+            lo = _hex(src[i + 2])
+            if hi < 0 or lo < 0:
+                return None  # an "=" a2b_qp keeps as it is
+            dst[o] = <unsigned char>(hi * 16 + lo)
+            o += 1
+            i += 3
+            continue
+        enc.append(i)  # a soft break ends a physical line and decodes to nothing
+        dec.append(o)
     if enc[len(enc) - 1] != n:  # the last line has no break: the end closes it
         enc.append(n)
         dec.append(o)
@@ -139,7 +161,6 @@ def wrap(bytes text, bytes soft):
 
 
 from libc.stdlib cimport free, malloc
-from libc.string cimport memchr, memcpy
 
 
 cdef Py_ssize_t _bisect_right(const Py_ssize_t *a, Py_ssize_t n, Py_ssize_t x) noexcept:
