@@ -300,3 +300,21 @@ cdef bytes _CRLF = b"\r\n"
 cdef bytes _LF = b"\n"
 cdef bytes _SOFT_CRLF = b"=\r\n"
 cdef bytes _SOFT_LF = b"=\n"
+
+
+def longest_line(bytes data):
+    """``transfer.longest_line``: the length of the longest line of ``data`` (split at "\\n"),
+    not counting the carriage returns that end it."""
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    cdef const unsigned char *src = <const unsigned char *>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t start = 0, end, stop, longest = 0
+    while True:
+        end = _find(src, start, n, 10)
+        stop = end
+        while stop > start and src[stop - 1] == 13:
+            stop -= 1
+        if stop - start > longest:
+            longest = stop - start
+        if end >= n:
+            return longest
+        start = end + 1

@@ -84,13 +84,20 @@ def find_urls(text: str) -> list[tuple[int, int, str]]:
 def scan_plain(text: str, book: LinkBook, skip: Regions) -> list[Edit]:
     """Seal every linkifiable http(s) URL of a plain text."""
     edits: list[Edit] = []
+    skipping = bool(skip)  # asked once: Regions.__bool__ is a Python call
+    seal = book.seal
+    text_place = LinkPlace.TEXT
     for start, end, candidate in find_urls(text):
-        if skip and skip.overlaps(start, end):
+        if skipping and skip.overlaps(start, end):
             continue
         url = http_url(candidate)
         if url is None:
             continue
-        link = book.seal(url, source=text[start:end], place=LinkPlace.TEXT)
+        link = seal(url, text[start:end], text_place)  # positional: once per link
         if link.replacement is not None:
-            edits.append(Edit(start, end, link.replacement, (link,)))
+            edits.append(_new_tuple(Edit, (start, end, link.replacement, (link,))))
     return edits
+
+
+# tuple.__new__(Edit, (…)) builds an Edit without the Python frame of NamedTuple's __new__.
+_new_tuple = tuple.__new__

@@ -95,6 +95,13 @@ def apply(data: bytes, edits: Sequence[ByteEdit]) -> bytes:
 
 
 def longest_line(data: bytes) -> int:
+    if _native is not None:
+        longest: int = _native.longest_line(data)
+        return longest
+    return _longest_line_python(data)
+
+
+def _longest_line_python(data: bytes) -> int:
     return max((len(line.rstrip(b"\r")) for line in data.split(b"\n")), default=0)
 
 

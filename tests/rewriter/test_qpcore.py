@@ -21,6 +21,7 @@ from linkguard.rewriter.transfer import (
     QuotedPrintable,
     Splice,
     _encode_run,
+    _longest_line_python,
     _new_splice,
     _physical_lines,
     _wrap,
@@ -187,3 +188,13 @@ def test_edits_of_another_shape_are_refused() -> None:
     for edits in ([(1, 2)], [(1, 2, "text")], [[1, 2, b"x"]]):
         with pytest.raises(TypeError):
             _qpcore.runs(body, enc, dec, decoded, edits, 0, _encode_run, _new_splice)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"\r", b"\n", b"\r\n", b"\r\r\n", b"x" * 1000, b" "]),
+                max_size=20).map(b"".join))
+@example(b"")
+@example(b"\r")
+@example(b"abc\r")
+def test_longest_line_is_the_python_one(data: bytes) -> None:
+    assert _qpcore.longest_line(data) == _longest_line_python(data)
