@@ -58,11 +58,6 @@ cdef extern from "zlib.h":
     int deflateCopy(z_stream *dest, z_stream *source)
     int deflate(z_stream *strm, int flush)
     int deflateEnd(z_stream *strm)
-    int inflateInit2(z_stream *strm, int windowBits)
-    int inflateSetDictionary(z_stream *strm, const unsigned char *dictionary,
-                             unsigned int dictLength)
-    int inflateReset(z_stream *strm)
-    int inflate(z_stream *strm, int flush)
 
 
 cdef enum:
@@ -102,9 +97,6 @@ cdef unsigned long long _max_link_index = 0
 cdef short _dict_head[HASH_SIZE]
 cdef short _dict_prev[DICT_MAX]
 cdef Py_ssize_t _dict_size = 0
-# One raw inflate stream, reset for each check of the encoder's output.
-cdef z_stream _inflater
-cdef bint _inflater_ready = False
 cdef Py_ssize_t _max_url_chars = 0
 cdef Py_ssize_t _max_shown_chars = 0
 cdef Py_ssize_t _max_token_chars = 0
@@ -125,7 +117,7 @@ def configure(bytes zdict, Py_ssize_t small_blob, mem_levels,
     Blobs over ``small_blob`` bytes use a fresh 32 KiB-window stream, as ``_deflate`` does.
     """
     global _configured, _zdict, _small_blob, _n_levels, _max_link_index, _max_url_chars
-    global _max_shown_chars, _max_token_chars, _inflater_ready
+    global _max_shown_chars, _max_token_chars
     cdef int i, rc
     levels = list(mem_levels)
     if not 0 < len(levels) <= MAX_LEVELS:
@@ -150,11 +142,6 @@ def configure(bytes zdict, Py_ssize_t small_blob, mem_levels,
         _n_levels = i + 1
     _zdict = zdict
     _index_dictionary(zdict)
-    if not _inflater_ready:
-        memset(&_inflater, 0, sizeof(z_stream))
-        if inflateInit2(&_inflater, -15) != Z_OK:
-            raise MemoryError("inflateInit2 failed")
-        _inflater_ready = True
     _small_blob = small_blob
     _max_link_index = max_link_index
     _max_url_chars = max_url_chars
@@ -230,8 +217,11 @@ cdef int _deflate(const unsigned char *data, Py_ssize_t size, unsigned char *out
 # It is a raw deflate stream like zlib's, inflated by the same code that opens every token.
 # Where it saves less than a quarter of the blob the text is not link-like, and zlib (which may
 # choose codes of its own) deflates it instead.
-# Its output is checked by inflating it again before it is used; anything else (a longer
-# result, a failed check, a blob over FIXED_MAX) goes to zlib.
+# Its output is checked before it is used by decoding it again with a reader of its own
+# (_decodes_to: RFC 1951's bit order and fixed codes read directly, written apart from the
+# encoder's tables, and much cheaper than resetting zlib's inflate with the dictionary for each
+# link); the tests open every token with zlib's inflate. Anything else (a longer result, a
+# failed check, a blob over FIXED_MAX) goes to zlib.
 
 cdef unsigned short _LEN_BASE[29]
 cdef unsigned char _LEN_EXTRA[29]
@@ -406,17 +396,139 @@ cdef inline void _insert(const unsigned char *win, Py_ssize_t pos, Py_ssize_t en
     blob_head[h] = <short>rel
 
 
+cdef struct _Reader:
+    const unsigned char *data
+    Py_ssize_t size  # bytes
+    Py_ssize_t next  # the next byte to load
+    unsigned long long acc  # loaded bits, the stream's next bit lowest
+    int count  # how many bits ``acc`` holds
+    int over  # bits read past the end (zeros): any at the end means a truncated stream
+
+
+cdef inline void _fill(_Reader *r) noexcept:
+    while r.count <= 56:
+        if r.next < r.size:
+            r.acc |= (<unsigned long long>r.data[r.next]) << r.count
+            r.next += 1
+        else:
+            r.over += 8  # past the end reads as zeros, counted
+        r.count += 8
+
+
+cdef inline unsigned int _take(_Reader *r, int count) noexcept:
+    """``count`` bits (at most 32) as a number, the first bit lowest (extra bits, header)."""
+    cdef unsigned int value
+    if r.count < count:
+        _fill(r)
+    value = <unsigned int>(r.acc & ((1ULL << count) - 1))
+    r.acc >>= count
+    r.count -= count
+    return value
+
+
+# The fixed literal/length code (RFC 1951 §3.2.6) by the next nine bits of the stream as they
+# come (first bit lowest): the symbol and its code length. Codes are sent first bit highest
+# (§3.1.1), so each entry reads its bits from the lowest up into a code, by the RFC's ranges.
+cdef short _FIXED_SYMBOL[512]
+cdef unsigned char _FIXED_LENGTH[512]
+
+
+cdef void _fixed_decoding() noexcept:
+    cdef int window, code, i
+    for window in range(512):
+        code = 0
+        for i in range(7):
+            code = (code << 1) | ((window >> i) & 1)
+        if code <= 0x17:  # 0000000-0010111: 256-279
+            _FIXED_SYMBOL[window] = <short>(256 + code)
+            _FIXED_LENGTH[window] = 7
+            continue
+        code = (code << 1) | ((window >> 7) & 1)
+        if 0x30 <= code <= 0xBF:  # 00110000-10111111: 0-143
+            _FIXED_SYMBOL[window] = <short>(code - 0x30)
+            _FIXED_LENGTH[window] = 8
+        elif 0xC0 <= code <= 0xC7:  # 11000000-11000111: 280-287
+            _FIXED_SYMBOL[window] = <short>(280 + code - 0xC0)
+            _FIXED_LENGTH[window] = 8
+        else:  # 110010000-111111111: 144-255
+            code = (code << 1) | ((window >> 8) & 1)
+            _FIXED_SYMBOL[window] = <short>(144 + code - 0x190)
+            _FIXED_LENGTH[window] = 9
+
+
+_fixed_decoding()
+
+
+cdef bint _decodes_to(const unsigned char *stream, Py_ssize_t size, const unsigned char *win,
+                      Py_ssize_t dict_size, Py_ssize_t end) noexcept:
+    """Whether ``stream`` (``size`` bytes) is one final fixed-code block that decodes, with
+    ``win[:dict_size]`` as the preset dictionary, to exactly ``win[dict_size:end]`` and
+    nothing after it. Each decoded byte is compared as it comes, so a match's source (the
+    dictionary or bytes already compared) is read from ``win`` itself."""
+    cdef _Reader r
+    cdef Py_ssize_t p = dict_size, length, distance, k
+    cdef unsigned int window, code, i
+    cdef int sym
+    r.data = stream
+    r.size = size
+    r.next = 0
+    r.acc = 0
+    r.count = 0
+    r.over = 0
+    if _take(&r, 3) != 0b011:  # BFINAL 1, BTYPE 01
+        return False
+    while True:
+        if r.count < 9:
+            _fill(&r)
+        window = <unsigned int>(r.acc & 511)
+        sym = _FIXED_SYMBOL[window]
+        r.acc >>= _FIXED_LENGTH[window]
+        r.count -= _FIXED_LENGTH[window]
+        if sym < 256:
+            if p >= end or win[p] != sym:
+                return False
+            p += 1
+            continue
+        if sym == 256:  # end of block
+            break
+        if sym > 285:
+            return False  # 286 and 287 never occur in a valid stream
+        length = _LEN_BASE[sym - 257]
+        if _LEN_EXTRA[sym - 257]:
+            length += _take(&r, _LEN_EXTRA[sym - 257])
+        # The distance code: five bits sent first bit highest.
+        window = _take(&r, 5)
+        code = 0
+        for i in range(5):
+            code = (code << 1) | ((window >> i) & 1)
+        if code > 29:
+            return False
+        distance = _DIST_BASE[code]
+        if _DIST_EXTRA[code]:
+            distance += _take(&r, _DIST_EXTRA[code])
+        if distance > p or p + length > end:
+            return False
+        for k in range(length):
+            if win[p + k] != win[p + k - distance]:
+                return False
+        p += length
+    # All of the blob, nothing read past the stream, and only padding after the end code.
+    if p != end:
+        return False
+    cdef Py_ssize_t consumed = r.next * 8 + r.over - r.count  # bits read, zeros past the end too
+    return consumed <= size * 8 and (consumed + 7) >> 3 == size
+
+
 cdef int _fixed_deflate(const unsigned char *data, Py_ssize_t size, unsigned char *out,
                         Py_ssize_t room, Py_ssize_t *written) noexcept:
     """One final block with the fixed codes; 1 if it took fewer than ``room`` bytes
-    (``written`` set) and inflates back to ``data``, 0 otherwise."""
+    (``written`` set) and decodes back to ``data`` (:func:`_decodes_to`), 0 otherwise."""
     cdef unsigned char win[DICT_MAX + FIXED_MAX + MAX_MATCH]
     cdef short blob_head[HASH_SIZE]
     cdef short blob_prev[FIXED_MAX]
     cdef Py_ssize_t dict_size = _dict_size, end, cur, length, distance = 0
     cdef Py_ssize_t next_length, next_distance = 0, i
     cdef _Bits b
-    cdef unsigned char check[FIXED_MAX + 1]
     if dict_size == 0 or size > FIXED_MAX or size < 1:
         return 0
     memcpy(win, PyBytes_AS_STRING(_zdict), dict_size)
@@ -471,18 +583,9 @@ cdef int _fixed_deflate(const unsigned char *data, Py_ssize_t size, unsigned cha
         # Not shorter, or hardly: text the fixed codes do not fit (zlib may do better with
         # codes of its own).
         return 0
-    # Inflate it again (the opener's inflate, with the dictionary): only a stream that gives
-    # back exactly the blob is used.
-    if inflateReset(&_inflater) != Z_OK or inflateSetDictionary(
-            &_inflater, <const unsigned char *>PyBytes_AS_STRING(_zdict),
-            <unsigned int>dict_size) != Z_OK:
-        return 0
-    _inflater.next_in = out
-    _inflater.avail_in = <unsigned int>b.pos
-    _inflater.next_out = check
-    _inflater.avail_out = <unsigned int>(size + 1)
-    if inflate(&_inflater, Z_FINISH) != Z_STREAM_END or _inflater.total_out != <unsigned long>size \
-            or memcmp(check, data, size) != 0:
+    # Decode it again, bit by bit as RFC 1951 §3.2 reads a fixed-code block, against the
+    # window it was made from: only a stream that gives back exactly the blob is used.
+    if not _decodes_to(out, b.pos, win, dict_size, end):
         return 0
     written[0] = b.pos
     return 1
@@ -491,7 +594,7 @@ cdef int _fixed_deflate(const unsigned char *data, Py_ssize_t size, unsigned cha
 
 def deflate_fixed(bytes data):
     """The fixed-code encoder on its own (for tests): the stream, or None where the seal
-    would fall back to zlib (not shorter by a quarter, too large, or not inflating back)."""
+    would fall back to zlib (not shorter by a quarter, too large, or not decoding back)."""
     cdef unsigned char out[FIXED_MAX]
     cdef Py_ssize_t written = 0
     if not _configured:
@@ -500,6 +603,21 @@ def deflate_fixed(bytes data):
                       out, min(PyBytes_GET_SIZE(data), FIXED_MAX), &written):
         return PyBytes_FromStringAndSize(<char *>out, written)
     return None
+
+
+def decodes_to(bytes stream, bytes data):
+    """The encoder's check on its own (for tests): whether ``stream`` is one final fixed-code
+    block that decodes, with the preset dictionary, to exactly ``data``."""
+    cdef unsigned char win[DICT_MAX + FIXED_MAX + MAX_MATCH]
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
+    if not _configured:
+        raise RuntimeError("configure() first")
+    if _dict_size == 0 or size > FIXED_MAX:
+        return False
+    memcpy(win, PyBytes_AS_STRING(_zdict), _dict_size)
+    memcpy(win + _dict_size, PyBytes_AS_STRING(data), size)
+    return _decodes_to(<const unsigned char *>PyBytes_AS_STRING(stream),
+                       PyBytes_GET_SIZE(stream), win, _dict_size, _dict_size + size)
 
 
 cdef object _utf8(object text):

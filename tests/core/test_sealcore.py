@@ -401,3 +401,48 @@ def test_fixed_code_encoder_is_used_and_writes_one_fixed_block() -> None:
         assert len(stream) <= len(tokens._deflate(blob)) + 2
     assert _sealcore.deflate_fixed(os.urandom(200)) is None  # incompressible: zlib decides
     assert _sealcore.deflate_fixed(b"x" * (FIXED_MAX + 1)) is None  # too large: zlib
+
+
+def _zlib_decodes(stream: bytes, blob: bytes) -> bool:
+    """zlib's verdict on the same question: one whole stream, exactly ``blob``, nothing after."""
+    inflater = zlib.decompressobj(-15, tokens._ZDICT)
+    try:
+        out = inflater.decompress(stream) + inflater.flush()
+    except zlib.error:
+        return False
+    return out == blob and inflater.eof and not inflater.unused_data
+
+
+def _one_block(stream: bytes) -> bool:
+    return bool(stream) and stream[0] & 0b111 == 0b011
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["https://click.news{}.example/ls/click?upn=u001.{}&utm_source=n",
+                        "https://www.shop{}.example/account/orders/{}?lang=en",
+                        "http://{}.example/{}{}{}"]),
+       st.integers(0, 999), st.binary(min_size=1, max_size=24), st.data())
+def test_the_encoders_check_agrees_with_zlib_on_damaged_streams(
+    shape: str, number: int, noise: bytes, data: st.DataObject
+) -> None:
+    """The check that stands between the encoder and a token (``decodes_to``) accepts a stream
+    exactly when zlib's inflate gives back the blob from it, whole: for the encoder's own
+    streams and for each of them with a bit flipped, cut short, or with bytes after it."""
+    _sealcore = pytest.importorskip("linkguard.core._sealcore")
+    url = shape.format(number, noise.hex(), "", "")
+    blob = tokens._varint(len(url)) + url.encode()
+    stream = _sealcore.deflate_fixed(blob)
+    if stream is None:
+        return
+    assert _sealcore.decodes_to(stream, blob)
+    bit = data.draw(st.integers(0, len(stream) * 8 - 1))
+    flipped = bytearray(stream)
+    flipped[bit >> 3] ^= 1 << (bit & 7)
+    cut = data.draw(st.integers(0, len(stream) - 1))
+    for damaged in (bytes(flipped), stream[:cut], stream + b"\x00", stream + noise):
+        if _one_block(damaged):  # the check reads only fixed-code blocks; zlib reads any
+            assert _sealcore.decodes_to(damaged, blob) == _zlib_decodes(damaged, blob), damaged
+        else:
+            assert not _sealcore.decodes_to(damaged, blob)
+    assert not _sealcore.decodes_to(stream, blob + b"x")
+    assert not _sealcore.decodes_to(stream, blob[:-1])
