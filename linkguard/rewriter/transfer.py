@@ -9,6 +9,10 @@
 
 Decoding follows what the stdlib email package does (``binascii.a2b_qp`` and strict base64),
 so what we read is what a reader of the message will decode.
+
+Where ``_qpcore.pyx`` is built, a quoted-printable part's line tables, its runs of edited
+lines and the usual line wrapping are done by it in one pass each; the Python below is the
+plain build's path and the reference it is tested against (tests/rewriter/test_qpcore.py).
 """
 
 from __future__ import annotations
