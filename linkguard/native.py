@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import sys
+from types import ModuleType
 from typing import Final
 
 COMPILED_MODULES: Final = (
@@ -55,6 +56,15 @@ NATIVE_ONLY: Final = (
     "linkguard.core._sealcore", "linkguard.core._slots", "linkguard.core._urlcore",
     "linkguard.rewriter._qpcore",
 )
+
+
+def optional_module(module: str) -> ModuleType | None:
+    """``module`` (one of :data:`NATIVE_ONLY`) where the build made it, else None: the code
+    using it then takes its Python path."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
 
 
 def is_compiled(module: str) -> bool:

@@ -62,7 +62,6 @@ cdef extern from "zlib.h":
 
 cdef enum:
     NONCE_BYTES = 12
-    NONCES_PER_FILL = 64  # nonces cut from one os.urandom call (see _fresh_nonce)
     TAG_BYTES = 16
     MAX_LEVELS = 8
     # Plaintext and token buffers up to this size live on the C stack; longer ones are
@@ -673,41 +672,6 @@ cdef str _b64encode(const unsigned char *data, Py_ssize_t size):
 # --- the sealer -------------------------------------------------------------------------------
 
 
-# --- nonces ----------------------------------------------------------------------------------
-# A getrandom(2) call per link costs more than AES-GCM itself, so nonces are cut from a buffer of
-# os.urandom's bytes, each slice handed out once (NIST SP 800-38D §8.2.2: the 96-bit random
-# IV comes from an approved random bit generator; the OS's is one, whether its bytes are asked
-# for 12 or 768 at a time). A forked child must never hand out what its parent still holds:
-# the buffer is emptied in every child (os.register_at_fork), as CPython's random module
-# reseeds itself there. Slices are taken with the GIL held, so threads never share one.
-cdef unsigned char _nonce_pool[NONCES_PER_FILL * NONCE_BYTES]
-cdef Py_ssize_t _nonces_left = 0
-
-
-cdef bytes _fresh_nonce():
-    global _nonces_left
-    cdef bytes fresh
-    if _nonces_left == 0:
-        fresh = os.urandom(NONCES_PER_FILL * NONCE_BYTES)  # may let other threads run
-        memcpy(_nonce_pool, PyBytes_AS_STRING(fresh), NONCES_PER_FILL * NONCE_BYTES)
-        _nonces_left = NONCES_PER_FILL
-    _nonces_left -= 1
-    nonce = PyBytes_FromStringAndSize(<char *>_nonce_pool + _nonces_left * NONCE_BYTES,
-                                      NONCE_BYTES)
-    memset(_nonce_pool + _nonces_left * NONCE_BYTES, 0, NONCE_BYTES)  # handed out once
-    return nonce
-
-
-def _forget_nonces():
-    """Empty the nonce buffer (in a forked child: its parent still holds the same bytes)."""
-    global _nonces_left
-    _nonces_left = 0
-    memset(_nonce_pool, 0, NONCES_PER_FILL * NONCE_BYTES)
-
-
-os.register_at_fork(after_in_child=_forget_nonces)
-
-
 cdef class Sealer:
     """One message's sealer: the shared parts, serialised by MessageSealer, and its cipher."""
 
@@ -810,9 +774,9 @@ cdef class Sealer:
             if (raw_size * 4 + 2) // 3 > _max_token_chars:
                 return None  # too long: the Python code raises DestinationTooLongError
             if nonce is None:
-                # A fresh random nonce per link (with AES-GCM a repeated nonce under one key
-                # gives the key stream away): the OS's random bytes, drawn for many links at once.
-                nonce = _fresh_nonce()
+                # A fresh random nonce per link, from the OS (as the Python code draws it):
+                # with AES-GCM a repeated nonce under one key gives the key stream away.
+                nonce = os.urandom(NONCE_BYTES)
             sealed = self._encrypt(nonce, PyBytes_FromStringAndSize(<char *>plain, plain_size),
                                    self._header)
             if type(sealed) is not bytes or PyBytes_GET_SIZE(sealed) != plain_size + TAG_BYTES:

@@ -530,8 +530,8 @@ def _load_native() -> type[_sealcore.Sealer] | None:
 
     ``linkguard/core/_sealcore.pyx`` (Cython) does :meth:`MessageSealer.seal`'s per-link work
     in one call. It is absent when the package was installed without a C compiler; it is not
-    used when it runs with another zlib than Python's ``zlib`` module (its zlib path is held to
-    the Python code's bytes, and its encoder's output is checked with that zlib's inflate).
+    used when it runs with another zlib than Python's ``zlib`` module (its zlib path, for blobs
+    its own encoder leaves to zlib, is held to the Python code's bytes).
     """
     try:
         from linkguard.core import _sealcore  # noqa: PLC0415 - optional compiled module

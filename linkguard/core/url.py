@@ -27,7 +27,6 @@ import functools
 import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Final
 
 import ada_url
@@ -35,6 +34,8 @@ import idna
 import tldextract
 from ada_url._ada_wrapper import ffi as _ffi
 from ada_url._ada_wrapper import lib as _lib
+
+from linkguard.native import optional_module
 
 # Longer input is refused before parsing: no mail client produces such links and the parser's
 # work should stay bounded (HTTP servers commonly cap request lines at 8 KiB too).
@@ -350,16 +351,8 @@ def _canonical_python(raw: str) -> _Parsed | None:
     return (raw, protocol, "", "", hostname, "", path, search, fragment, 0)
 
 
-def _load_urlcore() -> ModuleType | None:
-    """The same tests in one pass over the string, where linkguard/core/_urlcore.pyx is built."""
-    try:
-        from linkguard.core import _urlcore  # noqa: PLC0415 - optional compiled module
-    except ImportError:
-        return None
-    return _urlcore
-
-
-_urlcore: Final = _load_urlcore()
+# The same tests in one pass over the string, where linkguard/core/_urlcore.pyx is built.
+_urlcore: Final = optional_module("linkguard.core._urlcore")
 _canonical: Final[Callable[[str], _Parsed | None]] = (
     _canonical_python if _urlcore is None else _urlcore.canonical
 )
@@ -485,16 +478,9 @@ _new_object = object.__new__
 _PARSED_SLOTS = tuple(getattr(ParsedUrl, f.name) for f in dataclasses.fields(ParsedUrl))
 
 
-def _slot_builder() -> Callable[[type[ParsedUrl], tuple[object, ...], tuple[object, ...]],
-                                ParsedUrl] | None:
-    try:
-        from linkguard.core._slots import build  # noqa: PLC0415 - optional compiled module
-    except ImportError:  # not compiled: the descriptors are called from Python
-        return None
-    return build
-
-
-_build_slots: Final = _slot_builder()
+_slots = optional_module("linkguard.core._slots")  # not built: descriptors called from Python
+_build_slots: Final[Callable[[type[ParsedUrl], tuple[object, ...], tuple[object, ...]],
+                             ParsedUrl] | None] = None if _slots is None else _slots.build
 
 
 def _new_parsed(  # noqa: PLR0917 - ParsedUrl's fields, positional as it takes them

@@ -208,7 +208,8 @@ def runs(bytes body, list enc, list dec, bytes decoded, edits, Py_ssize_t at, en
     """``QuotedPrintable._runs`` for a body read by :func:`physical_lines` (``enc``, ``dec``,
     ``decoded`` are its tables): the edits grouped by the physical lines they touch (as
     ``transfer._group`` groups them), each group's lines decoded with its edits applied and
-    encoded again, as ``splice(start, end, data)`` tuples in order.
+    encoded again, as ``splice`` tuples (a tuple subclass: ``transfer.Splice``) of start, end
+    and data, in order.
 
     A group's new text is encoded here by :func:`wrap` when it is the usual run (printable
     ASCII ending in a soft break) and by ``encode_run(new, eol, soft)`` otherwise. The edits
@@ -293,7 +294,7 @@ cdef object _encoded_group(bytes body, const unsigned char *bd, list enc,
             data = wrap(new, _SOFT_CRLF if eol is _CRLF else _SOFT_LF)
     if data is None:
         data = encode_run(new, eol, soft)
-    return splice(at + e0, at + e1, data)
+    return tuple.__new__(splice, (at + e0, at + e1, data))  # no Python frame per splice
 
 
 cdef bytes _CRLF = b"\r\n"

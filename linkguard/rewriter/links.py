@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Final, NamedTuple
 
 from linkguard.core.url import is_visible_ascii
+from linkguard.native import optional_module
 from linkguard.rewriter.model import LinkOutcome, LinkPlace, LinkRecord, RewriteContext
 
 # The scheme (RFC 3986 §3.1: letters, digits, "+", "-", ".") is "http" or "https", any case.
@@ -71,16 +72,9 @@ _new_record = object.__new__
 _RECORD_SLOTS = tuple(getattr(LinkRecord, f.name) for f in dataclasses.fields(LinkRecord))
 
 
-def _slot_builder() -> Callable[[type[LinkRecord], tuple[object, ...], tuple[object, ...]],
-                                LinkRecord] | None:
-    try:
-        from linkguard.core._slots import build  # noqa: PLC0415 - optional compiled module
-    except ImportError:
-        return None
-    return build
-
-
-_build_slots: Final = _slot_builder()
+_slots = optional_module("linkguard.core._slots")
+_build_slots: Final[Callable[[type[LinkRecord], tuple[object, ...], tuple[object, ...]],
+                             LinkRecord] | None] = None if _slots is None else _slots.build
 
 
 def _record(  # noqa: PLR0917 - LinkRecord's fields, positional as its constructor takes them

@@ -23,22 +23,13 @@ import itertools
 import operator
 import re
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Final, NamedTuple, Protocol
 
+from linkguard.native import optional_module
 from linkguard.rewriter.charset import ByteEdit
 
-
-def _load_native() -> ModuleType | None:
-    """The compiled line tables and wrapping (``_qpcore.pyx``), where setup.py built them."""
-    try:
-        from linkguard.rewriter import _qpcore  # noqa: PLC0415 - optional compiled module
-    except ImportError:
-        return None
-    return _qpcore
-
-
-_native: Final = _load_native()
+# The compiled line tables, runs and wrapping (``_qpcore.pyx``), where setup.py built them.
+_native: Final = optional_module("linkguard.rewriter._qpcore")
 
 # RFC 5322 §2.1.1 / RFC 2045 §2.7: lines of 7bit and 8bit data are at most 998 octets.
 MAX_LINE = 998
@@ -222,7 +213,7 @@ class QuotedPrintable:
             if _native is not None:
                 spliced: list[Splice] = _native.runs(self._body, self._enc, self._dec,
                                                      self.decoded, edits, at, _encode_run,
-                                                     _new_splice)
+                                                     Splice)
                 return spliced
             return self._runs(self._enc, self._dec, edits, at)
         out: list[Splice] = []
@@ -286,10 +277,6 @@ def _physical_lines(
 # tuple.__new__(Splice, (start, end, data)) builds a Splice without the Python frame of
 # NamedTuple's __new__: one per link in a link-heavy part.
 _new_tuple = tuple.__new__
-
-
-def _new_splice(start: int, end: int, data: bytes) -> Splice:
-    return _new_tuple(Splice, (start, end, data))
 
 
 class _Starts(Protocol):

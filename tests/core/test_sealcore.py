@@ -335,7 +335,7 @@ def test_a_forked_child_draws_its_own_nonces() -> None:
     os.waitpid(pid, 0)
     child = {data[i:i + 12] for i in range(0, len(data), 12)}
     assert len(child) == 100
-    # Nonces are drawn many at a time: what the parent holds must not reach the child too.
+    # No nonce source may be shared across the fork: none the child drew is one the parent draws.
     parent = {_nonce_of(sealer.seal("https://a.example/")) for _ in range(100)}
     assert not child & parent
 

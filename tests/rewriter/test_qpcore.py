@@ -22,7 +22,6 @@ from linkguard.rewriter.transfer import (
     Splice,
     _encode_run,
     _longest_line_python,
-    _new_splice,
     _physical_lines,
     _wrap,
 )
@@ -130,7 +129,7 @@ def test_runs_are_the_python_runs(case: tuple[bytes, list[ByteEdit]], at: int) -
     assert lines is not None
     enc, dec, decoded = lines
     expected = qp._runs(enc, dec, edits, at)
-    got = _qpcore.runs(body, enc, dec, decoded, edits, at, _encode_run, _new_splice)
+    got = _qpcore.runs(body, enc, dec, decoded, edits, at, _encode_run, Splice)
     assert got == expected
     assert all(type(s) is Splice for s in got)
 
@@ -149,7 +148,7 @@ def test_runs_of_a_newsletter_link_per_line() -> None:
         edits.append(ByteEdit(start, start + len(url), b"https://lg.example/r/" + b"B" * 120,
                               None))
     expected = QuotedPrintable(body)._runs(enc, dec, edits, 7)
-    assert _qpcore.runs(body, enc, dec, decoded, edits, 7, _encode_run, _new_splice) == expected
+    assert _qpcore.runs(body, enc, dec, decoded, edits, 7, _encode_run, Splice) == expected
     assert len(expected) == 100
 
 
@@ -164,7 +163,7 @@ def test_an_edit_outside_the_text_is_refused_as_the_python_path_refuses_it(
     with pytest.raises(IndexError):
         QuotedPrintable(body)._runs(enc, dec, [edit], 0)
     with pytest.raises(IndexError):
-        _qpcore.runs(body, enc, dec, decoded, [edit], 0, _encode_run, _new_splice)
+        _qpcore.runs(body, enc, dec, decoded, [edit], 0, _encode_run, Splice)
 
 
 @pytest.mark.parametrize("edits", [
@@ -177,7 +176,7 @@ def test_edits_that_are_not_sorted_and_disjoint_are_refused(edits: list[ByteEdit
     assert lines is not None
     enc, dec, decoded = lines
     with pytest.raises(ValueError, match="overlap or are out of order"):
-        _qpcore.runs(body, enc, dec, decoded, edits, 0, _encode_run, _new_splice)
+        _qpcore.runs(body, enc, dec, decoded, edits, 0, _encode_run, Splice)
 
 
 def test_edits_of_another_shape_are_refused() -> None:
@@ -187,7 +186,7 @@ def test_edits_of_another_shape_are_refused() -> None:
     enc, dec, decoded = lines
     for edits in ([(1, 2)], [(1, 2, "text")], [[1, 2, b"x"]]):
         with pytest.raises(TypeError):
-            _qpcore.runs(body, enc, dec, decoded, edits, 0, _encode_run, _new_splice)
+            _qpcore.runs(body, enc, dec, decoded, edits, 0, _encode_run, Splice)
 
 
 @settings(max_examples=1500, deadline=None)
