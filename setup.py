@@ -51,6 +51,9 @@ def extensions() -> list[Extension]:
     # Quoted-printable line tables and wrapping in one pass over a part's bytes.
     modules += [Extension("linkguard.rewriter._qpcore", ["linkguard/rewriter/_qpcore.pyx"],
                           optional=True)]
+    # The HTML tokenizer's states for link attributes, one pass over a part's text.
+    modules += [Extension("linkguard.rewriter._htmlcore", ["linkguard/rewriter/_htmlcore.pyx"],
+                          optional=True)]
     return cythonize(
         modules,
         compiler_directives=DIRECTIVES,

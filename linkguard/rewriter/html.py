@@ -10,6 +10,10 @@ the raw text of ``script``, ``style`` and the other RAWTEXT/RCDATA elements (§1
 ``<a href>`` is only text. Following the standard matters for security: a tokenizer that
 disagrees with the browser about where a quoted value ends can be fed a link it does not see.
 
+Where the build compiled ``_htmlcore.pyx``, ``scan_html`` reads link attributes with it: the
+same states as one loop over the characters, held to the regular expressions below by
+``tests/rewriter/test_htmlcore.py`` (the plain build runs them).
+
 Out of scope on purpose: the tree builder. ``<a>`` inside ``<svg>``, in a ``<noscript>`` (mail
 clients run no scripts, so its content is markup) or in a table are all rewritten as seen.
 """
@@ -26,6 +30,7 @@ from typing import NamedTuple
 import ada_url
 
 from linkguard.core.url import is_visible_ascii
+from linkguard.native import optional_module
 from linkguard.rewriter.links import Edit, LinkBook, Regions, browser_url, http_url
 from linkguard.rewriter.model import LinkPlace
 
@@ -108,6 +113,14 @@ _LINK_ATTRS: dict[tuple[str, str], LinkPlace] = {
     ("input", "formaction"): LinkPlace.HTML_FORM,
 }
 _LINK_TAGS = frozenset(tag for tag, _ in _LINK_ATTRS)
+# The compiled tokenizer for link attributes (``_htmlcore.pyx``), where setup.py built it, and
+# the (tag, attribute) pairs by the index both paths report them with.
+_native = optional_module("linkguard.rewriter._htmlcore")
+_PAIRS: tuple[tuple[str, str], ...] = (
+    tuple(_native.PAIRS) if _native is not None else tuple(_LINK_ATTRS)
+)
+_PAIR_INDEX = {pair: i for i, pair in enumerate(_PAIRS)}
+_PAIR_PLACES = tuple(_LINK_ATTRS[pair] for pair in _PAIRS)
 _A_BOUNDARY = re.compile(r"</?a[\t\n\f\r />]", re.IGNORECASE | re.ASCII)
 _DISPLAY_WINDOW = 4096  # characters after <a> searched for its text: bounded work per link
 # Text up to the boundary that has neither markup nor a character reference in it.
@@ -437,6 +450,35 @@ def _link_attr(tag: str, m: re.Match[str], group: int) -> list[_LinkAttr]:
     return [(name, raw, start, end, "", place)]
 
 
+# A link attribute as both paths report it: the index of its (tag, attribute) pair in
+# ``_PAIRS``, its value as written (quotes removed), start, end and quote ("" unquoted), where
+# the tag's name ends and where the tag ends (after ">").
+_FoundLink = tuple[int, str, int, int, str, int, int]
+
+
+def _python_links(text: str) -> tuple[list[_FoundLink], int]:
+    """The link attributes of ``text`` in order and the number of ``<form>`` start tags: what
+    ``_htmlcore.links`` returns, read with the regular expressions above."""
+    found: list[_FoundLink] = []
+    forms = 0
+    for tag in _tags(text, _LINK_TAGS):
+        name, _, body, tag_end, _, _ = tag
+        if name not in _LINK_TAGS:
+            continue
+        if name == "form":
+            forms += 1
+        found += [
+            (_PAIR_INDEX[name, attr], value, start, end, quote, body, tag_end)
+            for attr, value, start, end, quote, _ in _link_attrs(text, tag)
+        ]
+    return found, forms
+
+
+_links: Callable[[str], tuple[list[_FoundLink], int]] = (
+    _python_links if _native is None else _native.links
+)
+
+
 def scan_html(text: str, book: LinkBook, skip: Regions, *, display_limit: int) -> list[Edit]:
     """Seal every ``a``/``area`` href and form action of an HTML text."""
     base = functools.cache(lambda: _base_url(text))
@@ -444,29 +486,26 @@ def scan_html(text: str, book: LinkBook, skip: Regions, *, display_limit: int) -
     seal = book.seal
     skipping = bool(skip)  # asked once: Regions.__bool__ is a Python call
     html_a, html_area = LinkPlace.HTML_A, LinkPlace.HTML_AREA
-    for tag in _tags(text, _LINK_TAGS):
-        name, _, body, tag_end, attrs, _ = tag
-        if name not in _LINK_TAGS:
+    places = _PAIR_PLACES
+    found, forms = _links(text)
+    book.forms += forms
+    for pair, value, start, end, quote, body, tag_end in found:
+        if skipping and skip.overlaps(start, end):
             continue
-        if name == "form":
-            book.forms += 1
-        for _, value, start, end, quote, place in _link_attrs(text, tag):
-            if skipping and skip.overlaps(start, end):
-                continue
-            url = _destination(value, base)
-            if url is None:
-                continue
-            shown: str | None = None
-            if place is html_a:
-                shown = display_text(text, tag_end, display_limit)
-            elif place is html_area:
-                every = _attrs(text, body, tag_end) if attrs is None else attrs
-                shown = (
-                    next((unescape_attribute(a.value) for a in every if a.name == "alt"), None)
-                    or None
-                )
-            link = seal(url, value, place, shown)
-            if link.replacement is not None:
-                replacement = escape_attribute(link.replacement, quote)
-                edits.append(_new_tuple(Edit, (start, end, replacement, (link,))))
+        url = _destination(value, base)
+        if url is None:
+            continue
+        place = places[pair]
+        shown: str | None = None
+        if place is html_a:
+            shown = display_text(text, tag_end, display_limit)
+        elif place is html_area:
+            shown = next(
+                (unescape_attribute(a.value) for a in _attrs(text, body, tag_end)
+                 if a.name == "alt"), None
+            ) or None
+        link = seal(url, value, place, shown)
+        if link.replacement is not None:
+            replacement = escape_attribute(link.replacement, quote)
+            edits.append(_new_tuple(Edit, (start, end, replacement, (link,))))
     return edits
