@@ -48,6 +48,9 @@ def extensions() -> list[Extension]:
     # The URL model's test for a link already in its WHATWG form, one pass over the string.
     modules += [Extension("linkguard.core._urlcore", ["linkguard/core/_urlcore.pyx"],
                           optional=True)]
+    # The brand index's "is any deletion of this name a key?" probe, without the deletions.
+    modules += [Extension("linkguard.core._nearcore", ["linkguard/core/_nearcore.pyx"],
+                          optional=True)]
     # Quoted-printable line tables and wrapping in one pass over a part's bytes.
     modules += [Extension("linkguard.rewriter._qpcore", ["linkguard/rewriter/_qpcore.pyx"],
                           optional=True)]

@@ -54,6 +54,7 @@ COMPILED_MODULES: Final = (
 # Modules written for Cython that exist only compiled; the code using them has a Python path.
 NATIVE_ONLY: Final = (
     "linkguard.core._sealcore", "linkguard.core._slots", "linkguard.core._urlcore",
+    "linkguard.core._nearcore",
     "linkguard.rewriter._qpcore", "linkguard.rewriter._htmlcore",
 )
 

@@ -21,12 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ahocorasick
 
 from linkguard.core.catalog import Brand
 from linkguard.core.confusables import Confusables
 from linkguard.core.memo import Memo
+from linkguard.native import optional_module
+
+if TYPE_CHECKING:
+    from linkguard.core._nearcore import KeyTable as _KeyTable
+
+# The deletion probe without the deletions (``_nearcore.pyx``), where setup.py built it.
+_nearcore = optional_module("linkguard.core._nearcore")
 
 # Neighbouring keys on the QWERTY, QWERTZ (German, Central Europe) and AZERTY (French)
 # layouts: dnstwist's "replacement" and "insertion" fuzzers use the same three, and so do the
@@ -153,11 +161,14 @@ class BrandIndex:
         self.short_omissions: dict[str, tuple[str, Brand]] = {}
         # "sagawaexp" → ("sagawa-exp", brand): hyphenated registered labels run together.
         self.unhyphenated: dict[str, tuple[str, Brand]] = {}
-        # The keys of the two deletion indexes again, as sets, for the "is anything near?"
-        # probe that settles most lookups: with 100,000 protected names the index holds ~1M
-        # keys, and there a set finds a missing key in about half the time a dict does (its
-        # open addressing probes neighbouring slots, in one cache line; a dict's probe
-        # sequence jumps). Also the longest key of each, since no longer name can be near.
+        # The "is anything near?" probe that settles most lookups. Compiled: a table of the
+        # keys' hashes, built on first use, that probes every deletion of a name without
+        # making it (``_nearcore``). Otherwise the keys of the two deletion indexes again, as
+        # sets: with 100,000 protected names the index holds ~1M keys, and there a set finds
+        # a missing key in about half the time a dict does (its open addressing probes
+        # neighbouring slots, in one cache line; a dict's probe sequence jumps). Also the
+        # longest key of each, since no longer name can be near.
+        self._near_tables: dict[str, _KeyTable] = {}
         self._deletion_keys: set[str] = set()
         self._skeleton_deletion_keys: set[str] = set()
         self._longest_key = 0
@@ -173,6 +184,8 @@ class BrandIndex:
     def add(self, brand: Brand) -> None:
         self._typo_memo.clear()
         self._skeleton_typo_memo.clear()
+        self._near_tables.clear()
+        python_probe = _nearcore is None
         for domain in brand.domains:
             self.owned.setdefault(domain, brand)
         for token in brand.tokens:
@@ -193,11 +206,13 @@ class BrandIndex:
             if len(name) >= 3:
                 for variant in (name, *_deletions(name)):
                     self.deletions.setdefault(variant, []).append(name)
-                    self._deletion_keys.add(variant)
+                    if python_probe:
+                        self._deletion_keys.add(variant)
                 skeleton = self.confusables.skeleton(name)
                 for variant in (skeleton, *_deletions(skeleton)):
                     self.skeleton_deletions.setdefault(variant, []).append(name)
-                    self._skeleton_deletion_keys.add(variant)
+                    if python_probe:
+                        self._skeleton_deletion_keys.add(variant)
                 self._longest_key = max(self._longest_key, len(name))
                 self._longest_skeleton_key = max(self._longest_skeleton_key, len(skeleton))
 
@@ -274,7 +289,10 @@ class BrandIndex:
         if not skeletons and len(text) >= 9 and len(text) - 2 <= self._longest_key:
             # Two letters slipped in together ("microsesoft", "paypalls"): dnstwist's plural
             # fuzzer does this, and in a long name it still reads as the brand.
-            pairs = [text[:i] + text[i + 2:] for i in range(1, len(text) - 1)]
+            long_names = self._near_table("long")
+            pairs = long_names.pairs(text) if long_names is not None else None
+            if pairs is None:
+                pairs = [text[:i] + text[i + 2:] for i in range(1, len(text) - 1)]
             if not self._long_names.isdisjoint(pairs):
                 for name in pairs:
                     if name in self._long_names:
@@ -282,12 +300,21 @@ class BrandIndex:
                                         1.0 if name in self.tokens else LABEL_STRENGTH)
         if len(text) > longest + 1:
             return None  # text and its deletions are all longer than every key
-        # Most names are one edit from no protected name at all: one probe of every variant,
-        # in C (a set's isdisjoint walks the small set), settles that without a Python loop.
-        variants = _deletions(text)
-        variants.add(text)
-        if keys.isdisjoint(variants):
-            return None
+        # Most names are one edit from no protected name at all: one probe of every variant
+        # settles that, in C either way (the table's, or a set's isdisjoint walking the small
+        # set) without a Python loop.
+        table = self._near_table("skeleton" if skeletons else "plain")
+        near = table.near(text) if table is not None else None
+        if near is not None:
+            if not near:
+                return None
+            variants: Iterable[str] = near
+        else:
+            every = _deletions(text)
+            every.add(text)
+            if (keys or index.keys()).isdisjoint(every):
+                return None
+            variants = every
         candidates: list[str] = []
         for variant in variants:
             candidates.extend(index.get(variant, ()))
@@ -313,6 +340,18 @@ class BrandIndex:
                                             and _preferred(token, brand, best)):
                 best, best_strength = TokenHit(token, brand, kind, strength), strength
         return best
+
+    def _near_table(self, kind: str) -> _KeyTable | None:
+        """The compiled probe of the "plain" or "skeleton" deletion keys or of the "long"
+        names, made on first use after the last ``add`` (None in the plain build)."""
+        if _nearcore is None:
+            return None
+        table = self._near_tables.get(kind)
+        if table is None:
+            keys = (self.deletions if kind == "plain" else self.skeleton_deletions
+                    if kind == "skeleton" else self._long_names)
+            table = self._near_tables[kind] = _nearcore.KeyTable(keys)
+        return table
 
     def find_inside(self, text: str) -> list[tuple[int, str]]:
         """(position, token) of every token occurring inside ``text``."""

@@ -68,7 +68,10 @@ def _links_put_back(payload: object, report: RewriteReport) -> object:
         return payload
     for link in report.links:
         if link.replacement is not None:
-            payload = payload.replace(link.replacement.encode(), link.source.encode(), 1)
+            # A link in damaged 8-bit text carries its stray bytes as lone surrogates (the
+            # rewriter decodes such text with "surrogateescape"): encoded back the same way.
+            payload = payload.replace(link.replacement.encode("utf-8", "surrogateescape"),
+                                      link.source.encode("utf-8", "surrogateescape"), 1)
     return payload
 
 
