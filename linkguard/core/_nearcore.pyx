@@ -113,38 +113,16 @@ cdef class KeyTable:
         """``text`` and its one-character deletions that may be keys, as a list (each
         distinct string once: of a run of equal characters only the first is dropped), or
         None when ``text`` is longer than this looks at (ask the index directly)."""
-        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i
-        if n > MAX_TEXT:
-            return None
-        cdef int kind = PyUnicode_KIND(text)
-        cdef void *data = PyUnicode_DATA(text)
-        cdef uint64_t prefix[MAX_TEXT + 1]
-        cdef uint64_t suffix = 0, power = 1, h
-        cdef UCS4 c
-        cdef list out = []
-        prefix[0] = 0
-        for i in range(n):
-            prefix[i + 1] = prefix[i] * _BASE + PyUnicode_READ(kind, data, i)
-        # From the end: ``suffix`` is the polynomial of text[i + 1:], ``power`` B ** (n-1-i).
-        i = n - 1
-        while i >= 0:
-            c = PyUnicode_READ(kind, data, i)
-            if i == 0 or PyUnicode_READ(kind, data, i - 1) != c:
-                h = prefix[i] * power + suffix
-                if self._has(_mix(h, n - 1)):
-                    out.append(PyUnicode_Substring(text, 0, i)
-                               + PyUnicode_Substring(text, i + 1, n))
-            suffix += c * power
-            power *= _BASE
-            i -= 1
-        out.reverse()  # deletions by position
-        if self._has(_mix(prefix[n], n)):
-            out.insert(0, text)
-        return out
+        return self._cuts(text, 1)
 
     def pairs(self, str text not None):
         """``text[:i] + text[i + 2:]`` for ``i`` from 1 to ``len(text) - 2``, in that order,
         where it may be a key; None when ``text`` is longer than this looks at."""
+        return self._cuts(text, 2)
+
+    cdef object _cuts(self, str text, int width):
+        """The cuts of ``width`` characters out of ``text`` that may be keys, by position:
+        width 1 with ``text`` itself first (``near``), width 2 from position 1 (``pairs``)."""
         cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i
         if n > MAX_TEXT:
             return None
@@ -152,18 +130,25 @@ cdef class KeyTable:
         cdef void *data = PyUnicode_DATA(text)
         cdef uint64_t prefix[MAX_TEXT + 1]
         cdef uint64_t suffix = 0, power = 1
+        cdef UCS4 c
         cdef list out = []
         prefix[0] = 0
         for i in range(n):
             prefix[i + 1] = prefix[i] * _BASE + PyUnicode_READ(kind, data, i)
-        # suffix: polynomial of text[i + 2:], power: B ** (n - 2 - i), for i from n - 3 down.
-        i = n - 2
-        while i >= 1:
-            if self._has(_mix(prefix[i] * power + suffix, n - 2)):
-                out.append(PyUnicode_Substring(text, 0, i)
-                           + PyUnicode_Substring(text, i + 2, n))
-            suffix += PyUnicode_READ(kind, data, i + 1) * power
+        # From the last cut back: ``suffix`` is the polynomial of text[i + width:] and
+        # ``power`` is B ** (n - width - i), the weight the prefix text[:i] takes after the cut.
+        i = n - width
+        while i >= width - 1:
+            c = PyUnicode_READ(kind, data, i)
+            # Of a run of equal characters, dropping any one gives the same string: the first.
+            if width == 2 or i == 0 or PyUnicode_READ(kind, data, i - 1) != c:
+                if self._has(_mix(prefix[i] * power + suffix, n - width)):
+                    out.append(PyUnicode_Substring(text, 0, i)
+                               + PyUnicode_Substring(text, i + width, n))
+            suffix += PyUnicode_READ(kind, data, i + width - 1) * power
             power *= _BASE
             i -= 1
         out.reverse()
+        if width == 1 and self._has(_mix(prefix[n], n)):
+            out.insert(0, text)
         return out
