@@ -174,12 +174,22 @@ class BrandIndex:
         self._longest_key = 0
         self._longest_skeleton_key = 0
         self._long_names: set[str] = set()  # names of 7+ letters (two-letter insertions)
-        self._automaton: ahocorasick.Automaton | None = None  # built on first use
+        self._automaton: ahocorasick.Automaton | None = None  # built by _prepare
         # Remembered answers, one memo per kind of lookup (False is a remembered "no hit").
         self._typo_memo: Memo[str, TokenHit | bool] = Memo(100_000)
         self._skeleton_typo_memo: Memo[str, TokenHit | bool] = Memo(100_000)
         for brand in brands:
             self.add(brand)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Build the lookup structures made from all names at once (the token automaton and
+        the compiled deletion probes) here, when the index is made at start-up, rather than
+        on the first click after it: with 100,000 protected names they take about a second.
+        ``add`` drops them; the next lookup that needs one builds it again."""
+        self._token_automaton()
+        for kind in ("plain", "skeleton", "long"):
+            self._near_table(kind)
 
     def add(self, brand: Brand) -> None:
         self._typo_memo.clear()
@@ -355,15 +365,20 @@ class BrandIndex:
 
     def find_inside(self, text: str) -> list[tuple[int, str]]:
         """(position, token) of every token occurring inside ``text``."""
-        if not self.tokens:
+        automaton = self._token_automaton()
+        if automaton is None:
             return []
-        if self._automaton is None:
+        return [(end - len(token) + 1, token) for end, token in automaton.iter(text)]
+
+    def _token_automaton(self) -> ahocorasick.Automaton | None:
+        """The Aho–Corasick automaton of the tokens (None without tokens)."""
+        if self._automaton is None and self.tokens:
             automaton = ahocorasick.Automaton()
             for token in self.tokens:
                 automaton.add_word(token, token)
             automaton.make_automaton()
             self._automaton = automaton
-        return [(end - len(token) + 1, token) for end, token in self._automaton.iter(text)]
+        return self._automaton
 
 
 def _preferred(token: str, brand: Brand, best: TokenHit) -> bool:

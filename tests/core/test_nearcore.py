@@ -106,3 +106,17 @@ def test_typo_lookups_agree_with_the_plain_build(brand_names: list[str],
         brands_module._nearcore = saved
     got = [(compiled.typo(t), compiled.typo(t, skeletons=True)) for t in labels]
     assert got == expected
+
+
+def test_probes_are_built_with_the_index_not_on_the_first_click() -> None:
+    index = _index(["paypal", "microsoft", "netflix"])
+    assert set(index._near_tables) == {"plain", "skeleton", "long"}
+    assert index._automaton is not None
+    assert "paypal" in index._near_tables["plain"]
+    assert "microsoft" in index._near_tables["long"]
+    # A brand added later drops them; the next lookup builds them again, with the new name.
+    index.add(Brand("Zalando", ("zalando",), ("zalando.de",)))
+    assert not index._near_tables
+    hit = index.typo("zalanod")
+    assert hit is not None
+    assert hit.token == "zalando"  # noqa: S105  # a brand token, not a password

@@ -254,7 +254,10 @@ _PADDING = re.compile(r"\.{6,}|(?:%2e){6,}", re.IGNORECASE)
 
 
 def _padded(text: str) -> bool:
+    """``_PADDING`` in ``text``, asked only where its run of dots or "%" can be."""
     return ("......" in text or "%" in text) and _PADDING.search(text) is not None
+
+
 # Directories that hold a site's images, styles, scripts and code libraries, not its pages: a
 # page script there ("/wp-includes/js/x/index.php", "/images/yah/yah.php",
 # "/components/com_user/bbtonline.html") is a kit unpacked into a compromised site wherever its
